@@ -1,0 +1,75 @@
+"""Running an API on a real HTTP listener (uvicorn), in the foreground or in a thread."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import threading
+from typing import Any
+
+import uvicorn
+
+from regionmesh.config import Settings
+from regionmesh.db.migrate import upgrade
+from regionmesh.network.core import NetworkCore
+
+LOG = logging.getLogger(__name__)
+
+
+def build_neutron(settings: Settings, *, migrate: bool = True) -> Any:
+    """A ready Neutron v2.0 ASGI app for ``settings`` (schema upgraded first)."""
+    from regionmesh.api.neutron_v2 import create_app
+
+    if migrate:
+        upgrade(settings.database.url)
+    return create_app(NetworkCore(settings))
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+class ThreadedServer:
+    """A uvicorn server in a background thread; ``start()`` returns once it accepts connections."""
+
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, port))
+        self.host, self.port = self.sock.getsockname()[:2]
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self._run, name=f"api-{self.port}", daemon=True)
+        self._ready = threading.Event()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def _run(self) -> None:
+        async def main() -> None:
+            serve = asyncio.create_task(self.server.serve(sockets=[self.sock]))
+            while not self.server.started and not serve.done():
+                await asyncio.sleep(0.005)
+            self._ready.set()
+            await serve
+
+        asyncio.run(main())
+
+    def start(self) -> ThreadedServer:
+        self.thread.start()
+        if not self._ready.wait(30) or not self.server.started:
+            raise RuntimeError(f"API server on {self.url} did not start")
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+        self.sock.close()

@@ -1,0 +1,72 @@
+"""The ``regionmesh`` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from regionmesh.config import load_settings
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from regionmesh.api.server import build_neutron, port_in_use
+
+    overrides = {}
+    if args.database:
+        overrides["database__url"] = args.database
+    if args.noauth:
+        overrides["auth__strategy"] = "noauth"
+    settings = load_settings(args.config_file, **overrides)
+    host = args.host or settings.api.host
+    port = args.port or settings.api.port
+    if port_in_use(host, port):
+        print(f"error: the Neutron API cannot listen on {host}:{port}: the port is already taken. "
+              f"Choose another with --port.", file=sys.stderr)
+        return 2
+    print(f"regionmesh: database {settings.database.url.split('@')[-1]}; upgrading schema…", flush=True)
+    app = build_neutron(settings)
+    print(f"regionmesh: Neutron v2.0 API on http://{host}:{port}/ (auth: {settings.auth.strategy})", flush=True)
+    if settings.auth.strategy == "noauth":
+        print("regionmesh: WARNING: authentication is disabled (noauth); every caller is trusted.", flush=True)
+    uvicorn.run(app, host=host, port=port, log_level=args.log_level, access_log=args.access_log)
+    return 0
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    from regionmesh.db.migrate import upgrade
+
+    settings = load_settings(args.config_file, **({"database__url": args.database} if args.database else {}))
+    upgrade(settings.database.url)
+    print("database is at the latest schema")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="regionmesh", description="One Neutron API for a multi-region cloud.")
+    parser.add_argument("--config-file", help="TOML settings file (also REGIONMESH_CONFIG)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the Neutron v2.0 API")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--database", help="database URL (sqlite:///path or postgresql+psycopg://...)")
+    serve.add_argument("--noauth", action="store_true", help="trust identity headers (tests only)")
+    serve.add_argument("--log-level", default="info")
+    serve.add_argument("--access-log", action="store_true")
+    serve.set_defaults(func=_serve)
+    db = sub.add_parser("db-upgrade", help="bring the database schema up to date")
+    db.add_argument("--database")
+    db.set_defaults(func=_db_upgrade)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

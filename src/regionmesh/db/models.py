@@ -1,0 +1,244 @@
+"""Table definitions (SQLAlchemy Core) for the Neutron model.
+
+Every resource table carries Neutron's standard attributes. Uniqueness that must hold under
+concurrency is enforced by keys, not by application checks: an IP address once per subnet, a MAC
+once per network, one default security group per project, one segment id per (type, physnet).
+Schema changes happen only through Alembic migrations (``db/migrations``); a test checks that the
+migrations produce exactly this metadata.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+
+def _standard(*, name: bool = True) -> list[Column]:  # type: ignore[type-arg]
+    cols: list[Column] = [  # type: ignore[type-arg]
+        Column("id", String(36), primary_key=True),
+        Column("project_id", String(255), index=True),
+    ]
+    if name:
+        cols.append(Column("name", String(255), nullable=False, default=""))
+    cols += [
+        Column("description", String(255), nullable=False, default=""),
+        Column("created_at", DateTime, nullable=False),
+        Column("updated_at", DateTime, nullable=False),
+        Column("revision_number", BigInteger, nullable=False, default=1),
+    ]
+    return cols
+
+
+networks = Table(
+    "networks", metadata, *_standard(),
+    Column("admin_state_up", Boolean, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("shared", Boolean, nullable=False, default=False),
+    Column("mtu", Integer, nullable=False),
+    Column("router_external", Boolean, nullable=False, default=False),
+    Column("is_default", Boolean, nullable=False, default=False),
+    Column("port_security_enabled", Boolean, nullable=False, default=True),
+    Column("network_type", String(32)),
+    Column("physical_network", String(64)),
+    Column("segmentation_id", Integer),
+    Column("availability_zone_hints", Text, nullable=False, default="[]"),
+    Column("dns_domain", String(255), nullable=False, default=""),
+)
+
+# One row per allocated segment; the primary key makes concurrent allocation race-free.
+segment_allocations = Table(
+    "segment_allocations", metadata,
+    Column("network_type", String(32), nullable=False),
+    Column("physical_network", String(64), nullable=False, default=""),
+    Column("segmentation_id", Integer, nullable=False),
+    Column("network_id", String(36), ForeignKey("networks.id", ondelete="CASCADE"), nullable=False,
+           index=True),
+    PrimaryKeyConstraint("network_type", "physical_network", "segmentation_id"),
+)
+
+subnets = Table(
+    "subnets", metadata, *_standard(),
+    Column("network_id", String(36), ForeignKey("networks.id", ondelete="CASCADE"), nullable=False,
+           index=True),
+    Column("ip_version", Integer, nullable=False),
+    Column("cidr", String(64), nullable=False),
+    Column("gateway_ip", String(64)),
+    Column("enable_dhcp", Boolean, nullable=False),
+    Column("ipv6_ra_mode", String(16)),
+    Column("ipv6_address_mode", String(16)),
+    Column("subnetpool_id", String(36)),
+    Column("segment_id", String(36)),
+    # Ordered lists kept as JSON: they are always read and written whole with the subnet.
+    Column("allocation_pools", Text, nullable=False, default="[]"),
+    Column("dns_nameservers", Text, nullable=False, default="[]"),
+    Column("host_routes", Text, nullable=False, default="[]"),
+    Column("service_types", Text, nullable=False, default="[]"),
+)
+
+ports = Table(
+    "ports", metadata, *_standard(),
+    Column("network_id", String(36), ForeignKey("networks.id"), nullable=False, index=True),
+    Column("mac_address", String(32), nullable=False),
+    Column("admin_state_up", Boolean, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("device_id", String(255), nullable=False, default="", index=True),
+    Column("device_owner", String(255), nullable=False, default="", index=True),
+    Column("port_security_enabled", Boolean, nullable=False, default=True),
+    Column("binding_host_id", String(255), nullable=False, default=""),
+    Column("binding_profile", Text, nullable=False, default="{}"),
+    Column("binding_vif_type", String(64), nullable=False, default="unbound"),
+    Column("binding_vnic_type", String(64), nullable=False, default="normal"),
+    Column("binding_vif_details", Text, nullable=False, default="{}"),
+    Column("allowed_address_pairs", Text, nullable=False, default="[]"),
+    Column("extra_dhcp_opts", Text, nullable=False, default="[]"),
+    Column("dns_name", String(255), nullable=False, default=""),
+    UniqueConstraint("network_id", "mac_address"),
+)
+
+# (subnet, address) is the key: two concurrent creates can never both hold one address.
+ipallocations = Table(
+    "ipallocations", metadata,
+    Column("port_id", String(36), ForeignKey("ports.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("ip_address", String(64), nullable=False),
+    Column("subnet_id", String(36), ForeignKey("subnets.id", ondelete="CASCADE"), nullable=False),
+    Column("network_id", String(36), nullable=False, index=True),
+    PrimaryKeyConstraint("subnet_id", "ip_address"),
+)
+
+securitygroups = Table(
+    "securitygroups", metadata, *_standard(),
+    Column("stateful", Boolean, nullable=False, default=True),
+    Column("shared", Boolean, nullable=False, default=False),
+)
+
+# The project's default group; the primary key makes "create on first need" race-free.
+default_security_groups = Table(
+    "default_security_groups", metadata,
+    Column("project_id", String(255), primary_key=True),
+    Column("security_group_id", String(36), ForeignKey("securitygroups.id", ondelete="CASCADE"),
+           nullable=False),
+)
+
+securitygrouprules = Table(
+    "securitygrouprules", metadata, *_standard(name=False),
+    Column("security_group_id", String(36), ForeignKey("securitygroups.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("remote_group_id", String(36), ForeignKey("securitygroups.id", ondelete="CASCADE"),
+           index=True),
+    Column("remote_address_group_id", String(36)),
+    Column("direction", String(16), nullable=False),
+    Column("ethertype", String(8), nullable=False),
+    Column("protocol", String(40)),
+    Column("port_range_min", Integer),
+    Column("port_range_max", Integer),
+    Column("remote_ip_prefix", String(64)),
+    Column("normalized_cidr", String(64)),
+)
+
+securitygroupportbindings = Table(
+    "securitygroupportbindings", metadata,
+    Column("port_id", String(36), ForeignKey("ports.id", ondelete="CASCADE"), nullable=False),
+    Column("security_group_id", String(36), ForeignKey("securitygroups.id"), nullable=False, index=True),
+    PrimaryKeyConstraint("port_id", "security_group_id"),
+)
+
+routers = Table(
+    "routers", metadata, *_standard(),
+    Column("status", String(16), nullable=False),
+    Column("admin_state_up", Boolean, nullable=False),
+    Column("gw_port_id", String(36), ForeignKey("ports.id")),
+    Column("enable_snat", Boolean, nullable=False, default=True),
+    Column("availability_zone_hints", Text, nullable=False, default="[]"),
+    Column("routes", Text, nullable=False, default="[]"),
+    Column("distributed", Boolean, nullable=False, default=False),
+    Column("ha", Boolean, nullable=False, default=False),
+    Column("flavor_id", String(36)),
+)
+
+routerports = Table(
+    "routerports", metadata,
+    Column("router_id", String(36), ForeignKey("routers.id", ondelete="CASCADE"), nullable=False,
+           index=True),
+    Column("port_id", String(36), ForeignKey("ports.id", ondelete="CASCADE"), nullable=False),
+    Column("port_type", String(255), nullable=False),
+    PrimaryKeyConstraint("router_id", "port_id"),
+)
+
+floatingips = Table(
+    "floatingips", metadata, *_standard(name=False),
+    Column("floating_ip_address", String(64), nullable=False),
+    Column("floating_network_id", String(36), ForeignKey("networks.id"), nullable=False, index=True),
+    Column("floating_port_id", String(36), ForeignKey("ports.id", ondelete="CASCADE"), nullable=False),
+    Column("fixed_port_id", String(36), ForeignKey("ports.id"), index=True),
+    Column("fixed_ip_address", String(64)),
+    Column("router_id", String(36), ForeignKey("routers.id"), index=True),
+    Column("status", String(16), nullable=False),
+    Column("dns_name", String(255), nullable=False, default=""),
+    Column("dns_domain", String(255), nullable=False, default=""),
+    UniqueConstraint("floating_network_id", "fixed_port_id", "fixed_ip_address"),
+)
+
+tags = Table(
+    "tags", metadata,
+    Column("resource_type", String(64), nullable=False),
+    Column("resource_id", String(36), nullable=False),
+    Column("tag", String(255), nullable=False),
+    PrimaryKeyConstraint("resource_type", "resource_id", "tag"),
+    Index("ix_tags_tag", "tag"),
+)
+
+quotas = Table(
+    "quotas", metadata,
+    Column("project_id", String(255), nullable=False),
+    Column("resource", String(255), nullable=False),
+    Column("limit", Integer, nullable=False),
+    PrimaryKeyConstraint("project_id", "resource"),
+)
+
+reservations = Table(
+    "reservations", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("project_id", String(255), nullable=False, index=True),
+    Column("expiration", DateTime, nullable=False),
+)
+
+reservation_deltas = Table(
+    "reservation_deltas", metadata,
+    Column("reservation_id", String(36), ForeignKey("reservations.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("resource", String(255), nullable=False),
+    Column("amount", Integer, nullable=False),
+    PrimaryKeyConstraint("reservation_id", "resource"),
+)
+
+notifications = Table(
+    "notifications", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_type", String(255), nullable=False, index=True),
+    Column("project_id", String(255)),
+    Column("request_id", String(64)),
+    Column("timestamp", Float, nullable=False),
+    Column("payload", Text, nullable=False),
+)
