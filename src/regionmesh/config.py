@@ -80,6 +80,8 @@ class ApiSettings:
     policy_file: str | None = None
     # Shown in pagination links and version documents when behind a proxy.
     public_endpoint: str | None = None
+    # Run request handlers in a thread pool (None: only when the database is not SQLite).
+    threaded: bool | None = None
 
 
 @dataclass

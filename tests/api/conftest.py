@@ -6,12 +6,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from apiclient import PROJECT_A, PROJECT_B, Caller
 from starlette.testclient import TestClient
 
 from regionmesh.api.server import build_neutron
 from regionmesh.config import load_settings
-
-from apiclient import PROJECT_A, PROJECT_B, Caller
 
 
 @pytest.fixture

@@ -96,7 +96,7 @@ def test_reader_cannot_create(alice_reader: Caller) -> None:
 
 def test_unknown_attribute_and_bad_values(alice: Caller) -> None:
     resp = alice.post("networks", {"network": {"name": "x", "colour": "red"}})
-    assert resp.status_code == 400 and error_type(resp) == "HTTPBadRequest" or resp.status_code == 400
+    assert (resp.status_code == 400 and error_type(resp) == "HTTPBadRequest") or resp.status_code == 400
     assert "Unrecognized attribute" in resp.json()["NeutronError"]["message"]
     resp = alice.post("networks", {"network": {"name": "x" * 300}})
     assert resp.status_code == 400

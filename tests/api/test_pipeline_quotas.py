@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from apiclient import PROJECT_A, Caller, error_type
 from sqlalchemy import func, select
 
-from apiclient import PROJECT_A, Caller, error_type
 from regionmesh.db import models as m
 from regionmesh.network import callbacks as cb
 

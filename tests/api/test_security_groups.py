@@ -40,10 +40,12 @@ def test_rules_validation_and_duplicates(alice: Caller) -> None:
     rule = alice.make("security_group_rule", "security-group-rules", security_group_id=sg["id"],
                       direction="ingress", protocol="tcp", port_range_min=80, port_range_max=80,
                       remote_ip_prefix="10.0.0.5/24")
-    assert rule["remote_ip_prefix"] == "10.0.0.0/24" and rule["ethertype"] == "IPv4"
+    # Neutron keeps the prefix as given and reports the network separately.
+    assert rule["remote_ip_prefix"] == "10.0.0.5/24" and rule["normalized_cidr"] == "10.0.0.0/24"
+    assert rule["ethertype"] == "IPv4"
     dup = alice.post("security-group-rules", {"security_group_rule": {
         "security_group_id": sg["id"], "direction": "ingress", "protocol": "tcp", "port_range_min": 80,
-        "port_range_max": 80, "remote_ip_prefix": "10.0.0.0/24"}})
+        "port_range_max": 80, "remote_ip_prefix": "10.0.0.5/24"}})
     assert dup.status_code == 409 and error_type(dup) == "SecurityGroupRuleExists"
     assert rule["id"] in dup.json()["NeutronError"]["message"]
     bad = [

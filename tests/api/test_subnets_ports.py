@@ -21,7 +21,9 @@ def test_subnet_defaults_and_normalisation(alice: Caller) -> None:
     assert alice.get(f"networks/{net['id']}").json()["network"]["subnets"] == [sub["id"]]
     v6 = alice.make("subnet", "subnets", network_id=net["id"], cidr="2001:DB8::/64", ip_version=6,
                     ipv6_address_mode="slaac", ipv6_ra_mode="slaac")
-    assert v6["cidr"] == "2001:db8::/64" and v6["gateway_ip"] == "2001:db8::1"
+    # Neutron's IPv6 default gateway is the subnet-router anycast address (the network address).
+    assert v6["cidr"] == "2001:db8::/64" and v6["gateway_ip"] == "2001:db8::"
+    assert v6["allocation_pools"] == [{"start": "2001:db8::1", "end": "2001:db8::ffff:ffff:ffff:ffff"}]
 
 
 def test_subnet_validation_errors_change_nothing(alice: Caller) -> None:

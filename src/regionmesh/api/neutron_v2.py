@@ -52,6 +52,10 @@ class NeutronApp:
     def __init__(self, core: NetworkCore, authenticator: Authenticator | None = None) -> None:
         self.core = core
         self.auth = authenticator or make_authenticator(core.settings.auth)
+        # SQLite work never waits on I/O, so a thread hop only adds latency; PostgreSQL round
+        # trips do wait, so there handlers run in the thread pool and overlap.
+        threaded = core.settings.api.threaded
+        self.threaded = (not core.db.is_sqlite) if threaded is None else threaded
         self.app = Starlette(routes=[
             Route("/", self.versions, methods=["GET"]),
             Route("/v2.0", self.v2_root, methods=["GET"]),
@@ -90,7 +94,9 @@ class NeutronApp:
                 except ValueError:
                     return self._error(exc.BadRequest(resource="body", msg="Malformed JSON in request body"))
         try:
-            return await anyio.to_thread.run_sync(self._handle, request, body)
+            if self.threaded:
+                return await anyio.to_thread.run_sync(self._handle, request, body)
+            return self._handle(request, body)
         except Exception as error:  # mapped once, here
             return self._error(error)
 
@@ -142,7 +148,7 @@ class NeutronApp:
     def _list(self, request: Request, ctx: RequestContext, svc: ResourceService, url_name: str) -> Response:
         params = parse_list_params(svc.rdef, request.query_params.multi_items(),
                                    self.core.settings.network.pagination_max_limit)
-        items, more = self.core.pipeline.list(ctx, svc, params)
+        items, more = self.core.pipeline.list_items(ctx, svc, params)
         out: dict[str, Any] = {svc.rdef.collection: items}
         if params.limit:
             links = []
@@ -152,12 +158,12 @@ class NeutronApp:
             if items and (more or (params.page_reverse and params.marker)):
                 marker = items[0]["id"] if params.page_reverse else items[-1]["id"]
                 extra = [("page_reverse", "True")] if params.page_reverse else []
-                links.append({"rel": "next", "href": f"{base}?{urlencode(query + [('marker', marker)] + extra)}"})
+                links.append({"rel": "next", "href": f"{base}?{urlencode([*query, ('marker', marker), *extra])}"})
             if items and (params.marker or (params.page_reverse and more)):
                 marker = items[-1]["id"] if params.page_reverse else items[0]["id"]
                 extra = [] if params.page_reverse else [("page_reverse", "True")]
                 links.append({"rel": "previous",
-                              "href": f"{base}?{urlencode(query + [('marker', marker)] + extra)}"})
+                              "href": f"{base}?{urlencode([*query, ('marker', marker), *extra])}"})
             out[f"{svc.rdef.collection}_links"] = links
         return _json(200, out)
 
@@ -210,7 +216,7 @@ class NeutronApp:
         handlers: dict[tuple[str, str | None], Callable[[], Response]] = {
             ("GET", None): lambda: _json(200, {"quota": api.get(ctx, project)}),
             ("PUT", None): lambda: _json(200, {"quota": api.update(ctx, project, body)}),
-            ("DELETE", None): lambda: (api.delete(ctx, project), Response(status_code=204))[1],
+            ("DELETE", None): lambda: _no_content(api.delete, ctx, project),
             ("GET", "default"): lambda: _json(200, {"quota": api.defaults(ctx, project)}),
             ("GET", "details"): lambda: _json(200, {"quota": api.details(ctx, project)}),
         }
@@ -218,6 +224,11 @@ class NeutronApp:
         if handler is None:
             raise MethodNotAllowed()
         return handler()
+
+
+def _no_content(fn: Callable[..., None], *args: Any) -> Response:
+    fn(*args)
+    return Response(status_code=204)
 
 
 class _UnknownResource(exc.NotFound):

@@ -9,6 +9,8 @@ migrations produce exactly this metadata.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -35,8 +37,8 @@ NAMING = {
 metadata = MetaData(naming_convention=NAMING)
 
 
-def _standard(*, name: bool = True) -> list[Column]:  # type: ignore[type-arg]
-    cols: list[Column] = [  # type: ignore[type-arg]
+def _standard(*, name: bool = True) -> list[Column[Any]]:
+    cols: list[Column[Any]] = [
         Column("id", String(36), primary_key=True),
         Column("project_id", String(255), index=True),
     ]

@@ -12,8 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from regionmesh.network import validators as v
-from regionmesh.network.exceptions import BadRequest, InvalidInput
+import regionmesh.network.validators as v
+from regionmesh.network.exceptions import BadRequest, HTTPBadRequest
 
 
 class _Missing:
@@ -86,25 +86,21 @@ def _run_validator(name: str, attr_name: str, attr: Attr, value: Any) -> None:
     fn = v.VALIDATORS[vname]
     msg = fn(value, spec)
     if msg:
-        raise InvalidInput(error_message=f"Invalid input for {attr_name}. Reason: {msg}.")
+        raise HTTPBadRequest(f"Invalid input for {attr_name}. Reason: {msg}.")
 
 
 def _convert(attr_name: str, attr: Attr, value: Any) -> Any:
+    """Converter errors reach the client as they are (Neutron's ``InvalidInput`` and friends)."""
     if attr.convert_to is None:
         return value
-    try:
-        return attr.convert_to(value)
-    except InvalidInput as exc:
-        reason = exc.kwargs.get("error_message", exc.msg)
-        raise InvalidInput(error_message=f"Invalid input for {attr_name}. Reason: {reason}.") from exc
+    return attr.convert_to(value)
 
 
 def check_known(rdef: ResourceDef, body: Mapping[str, Any]) -> None:
     """Unknown attributes are rejected with Neutron's message (no silent ignore)."""
     unknown = [k for k in body if k not in rdef.attrs]
     if unknown:
-        raise BadRequest(resource=rdef.member,
-                         msg=f"Unrecognized attribute(s) '{', '.join(sorted(unknown))}'")
+        raise HTTPBadRequest(f"Unrecognized attribute(s) '{', '.join(sorted(unknown))}'")
 
 
 def prepare_post(rdef: ResourceDef, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -116,15 +112,13 @@ def prepare_post(rdef: ResourceDef, body: Mapping[str, Any]) -> dict[str, Any]:
     for name, attr in rdef.attrs.items():
         if name in body:
             if not attr.allow_post:
-                raise BadRequest(resource=rdef.member,
-                                 msg=f"Attribute '{name}' not allowed in POST")
+                raise HTTPBadRequest(f"Attribute '{name}' not allowed in POST")
             value = _convert(name, attr, body[name])
             _run_validator(rdef.member, name, attr, value)
             item[name] = value
         elif attr.allow_post:
             if attr.default is MISSING:
-                raise BadRequest(resource=rdef.member,
-                                 msg=f"Failed to parse request. Required attribute '{name}' not specified")
+                raise HTTPBadRequest(f"Failed to parse request. Required attribute '{name}' not specified")
             item[name] = attr.default() if callable(attr.default) else attr.default
     return item
 
@@ -138,7 +132,7 @@ def prepare_put(rdef: ResourceDef, body: Mapping[str, Any]) -> dict[str, Any]:
     for name, value in body.items():
         attr = rdef.attrs[name]
         if not attr.allow_put:
-            raise BadRequest(resource=rdef.member, msg=f"Cannot update read-only attribute {name}")
+            raise HTTPBadRequest(f"Cannot update read-only attribute {name}")
         value = _convert(name, attr, value)
         _run_validator(rdef.member, name, attr, value)
         out[name] = value

@@ -37,6 +37,13 @@ class BadRequest(NeutronException):
     message = "Bad %(resource)s request: %(msg)s."
 
 
+class HTTPBadRequest(BadRequest):
+    """Neutron's plain webob 400 (type ``HTTPBadRequest``): request-shape errors, attribute
+    validation failures. Built with the final text: ``HTTPBadRequest("Unrecognized attribute(s) 'x'")``."""
+
+    message = "%(detail)s"
+
+
 class InvalidInput(BadRequest):
     message = "Invalid input for operation: %(error_message)s."
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from regionmesh.db import models as m
@@ -27,6 +27,18 @@ from regionmesh.network.service import loads
 ROUTER_OWNERS = ("network:router_interface", "network:router_gateway", "network:router_interface_distributed",
                  "network:ha_router_replicated_interface")
 _SAMPLE = 16
+
+# Built once: statement construction costs more than SQLite's execution on this hot path.
+_A = m.ipallocations
+_SUBNETS_OF_NETWORK = (select(m.subnets.c.id, m.subnets.c.cidr, m.subnets.c.ip_version, m.subnets.c.gateway_ip,
+                              m.subnets.c.allocation_pools, m.subnets.c.ipv6_address_mode)
+                       .where(m.subnets.c.network_id == bindparam("network_id"))
+                       .order_by(m.subnets.c.created_at, m.subnets.c.id))
+_USED_AMONG = select(_A.c.ip_address).where(_A.c.subnet_id == bindparam("subnet_id"),
+                                            _A.c.ip_address.in_(bindparam("ips", expanding=True)))
+_USED_COUNT = select(func.count()).select_from(_A).where(_A.c.subnet_id == bindparam("subnet_id"))
+_USED_ALL = select(_A.c.ip_address).where(_A.c.subnet_id == bindparam("subnet_id"))
+_INSERT = insert(_A)
 
 
 class IpAddressAlreadyAllocated(exc.Conflict):
@@ -69,10 +81,7 @@ class SubnetInfo:
 
 
 def network_subnets(conn: Connection, network_id: str) -> list[SubnetInfo]:
-    rows = conn.execute(select(m.subnets.c.id, m.subnets.c.cidr, m.subnets.c.ip_version, m.subnets.c.gateway_ip,
-                               m.subnets.c.allocation_pools, m.subnets.c.ipv6_address_mode)
-                        .where(m.subnets.c.network_id == network_id)
-                        .order_by(m.subnets.c.created_at, m.subnets.c.id))
+    rows = conn.execute(_SUBNETS_OF_NETWORK, {"network_id": network_id})
     out = []
     for r in rows:
         pools = tuple((int(ipaddress.ip_address(p["start"])), int(ipaddress.ip_address(p["end"])))
@@ -86,8 +95,7 @@ def _addr(version: int, number: int) -> str:
 
 
 def _used_among(conn: Connection, subnet_id: str, candidates: Sequence[str]) -> set[str]:
-    rows = conn.execute(select(m.ipallocations.c.ip_address).where(
-        m.ipallocations.c.subnet_id == subnet_id, m.ipallocations.c.ip_address.in_(candidates)))
+    rows = conn.execute(_USED_AMONG, {"subnet_id": subnet_id, "ips": list(candidates)})
     return {r[0] for r in rows}
 
 
@@ -96,8 +104,7 @@ def _pick_free(conn: Connection, subnet: SubnetInfo, avoid: set[str]) -> str | N
     size = subnet.size
     if size <= 0:
         return None
-    used_count = conn.execute(select(func.count()).select_from(m.ipallocations).where(
-        m.ipallocations.c.subnet_id == subnet.id)).scalar_one()
+    used_count = conn.execute(_USED_COUNT, {"subnet_id": subnet.id}).scalar_one()
     if size - used_count > size // 4 and size > _SAMPLE:
         # Sparse: random samples almost always hit a free address in one query.
         weights = [end - start + 1 for start, end in subnet.pools]
@@ -113,8 +120,7 @@ def _pick_free(conn: Connection, subnet: SubnetInfo, avoid: set[str]) -> str | N
             if free:
                 return random.choice(free)
     # Dense (or small): scan the used set once and take the first free address.
-    used = {r[0] for r in conn.execute(select(m.ipallocations.c.ip_address).where(
-        m.ipallocations.c.subnet_id == subnet.id))} | avoid
+    used = {r[0] for r in conn.execute(_USED_ALL, {"subnet_id": subnet.id})} | avoid
     if subnet.gateway_ip:
         used.add(subnet.gateway_ip)
     for start, end in subnet.pools:
@@ -134,7 +140,7 @@ def _subnet_for_ip(subnets: Iterable[SubnetInfo], ip: str) -> SubnetInfo | None:
     return None
 
 
-def plan_fixed_ips(conn: Connection, network_id: str, requested: list[Mapping[str, Any]] | None,
+def plan_fixed_ips(conn: Connection, network_id: str, requested: Sequence[Mapping[str, Any]] | None,
                    mac: str, device_owner: str) -> list[tuple[str, str, bool]]:
     """Decide the port's (subnet_id, ip, explicit) list; does not write."""
     subnets = network_subnets(conn, network_id)
@@ -144,22 +150,23 @@ def plan_fixed_ips(conn: Connection, network_id: str, requested: list[Mapping[st
     if requested is None:
         # One address per IP version from the first subnet with room; SLAAC addresses on every SLAAC subnet.
         done_versions: set[int] = set()
-        for s in subnets:
-            if s.is_auto_address:
+        for sub in subnets:
+            if sub.is_auto_address:
                 if device_owner not in ROUTER_OWNERS:
-                    plan.append((s.id, ipnet.eui64_address(s.cidr, mac), False))
+                    plan.append((sub.id, ipnet.eui64_address(sub.cidr, mac), False))
                 continue
-            if s.ip_version in done_versions:
+            if sub.ip_version in done_versions:
                 continue
-            ip = _pick_free(conn, s, taken)
-            if ip is not None:
-                plan.append((s.id, ip, False))
-                taken.add(ip)
-                done_versions.add(s.ip_version)
+            picked = _pick_free(conn, sub, taken)
+            if picked is not None:
+                plan.append((sub.id, picked, False))
+                taken.add(picked)
+                done_versions.add(sub.ip_version)
         if subnets and not plan:
             raise IpAddressGenerationFailure(net_id=network_id)
         return plan
     for entry in requested:
+        s: SubnetInfo | None
         subnet_id = entry.get("subnet_id")
         ip = entry.get("ip_address")
         if subnet_id is not None:
@@ -175,6 +182,7 @@ def plan_fixed_ips(conn: Connection, network_id: str, requested: list[Mapping[st
         else:
             raise exc.InvalidInput(error_message="Invalid input for fixed_ips. Reason: a subnet_id or "
                                                  "ip_address is required.")
+        assert s is not None
         if ip is not None:
             ip = str(ipaddress.ip_address(ip))
             if ip in taken or _used_among(conn, s.id, [ip]):
@@ -193,11 +201,11 @@ def plan_fixed_ips(conn: Connection, network_id: str, requested: list[Mapping[st
 
 def allocate(conn: Connection, port_id: str, network_id: str, plan: Sequence[tuple[str, str, bool]]) -> None:
     """Write the planned allocations; a lost race retries (automatic) or conflicts (explicit)."""
+    # No savepoint: a lost race abandons the whole transaction anyway (retry or 409).
     for subnet_id, ip, explicit in plan:
         try:
-            with conn.begin_nested():
-                conn.execute(insert(m.ipallocations).values(port_id=port_id, ip_address=ip, subnet_id=subnet_id,
-                                                            network_id=network_id))
+            conn.execute(_INSERT, {"port_id": port_id, "ip_address": ip, "subnet_id": subnet_id,
+                                   "network_id": network_id})
         except IntegrityError as err:
             if explicit:
                 raise IpAddressAlreadyAllocated(ip=ip, subnet_id=subnet_id) from err

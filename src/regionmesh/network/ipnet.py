@@ -274,13 +274,16 @@ def _bounds(net: IPNetwork) -> tuple[int, int]:
     return int(net.network_address), int(net.broadcast_address)
 
 
-def default_gateway(cidr: Any) -> str | None:
+def default_gateway(cidr: Any, *, ipv6_first_host: bool = False) -> str | None:
     """Neutron's gateway when the request leaves ``gateway_ip`` unset: the first host for IPv4,
-    the subnet-router anycast (network) address for IPv6. ``None`` for an IPv4 /32 whose next
-    address would fall outside the subnet."""
+    the subnet-router anycast (network) address for IPv6 (``2001:db8::`` for ``2001:db8::/64``,
+    as current Neutron's ``_gateway_ip_str`` does; ``ipv6_first_host=True`` gives the older
+    ``2001:db8::1``). ``None`` for an IPv4 /32 whose next address would leave the subnet."""
     net = network_of(cidr)
     first, last = _bounds(net)
     if net.version == 6:
+        if ipv6_first_host and first < last:
+            return int_to_ip(first + 1, 6)
         return int_to_ip(first, 6)
     if first + 1 > last:
         return None

@@ -163,9 +163,8 @@ class NetworkService(ResourceService):
             if seg_id is None:
                 raise NoNetworkAvailable()
         try:
-            with conn.begin_nested():
-                conn.execute(insert(t).values(network_type=ntype, physical_network=key_phys,
-                                              segmentation_id=seg_id, network_id=net_id))
+            conn.execute(insert(t).values(network_type=ntype, physical_network=key_phys,
+                                          segmentation_id=seg_id, network_id=net_id))
         except IntegrityError as err:
             if ntype == "flat":
                 raise FlatNetworkInUse(physical_network=physnet) from err

@@ -95,7 +95,7 @@ class Pipeline:
             raise svc.not_found(id=resource_id)
         return self.view(ctx, svc, item, fields)
 
-    def list(self, ctx: RequestContext, svc: ResourceService,
+    def list_items(self, ctx: RequestContext, svc: ResourceService,
              params: ListParams) -> tuple[list[dict[str, Any]], bool]:
         svc.before_list(ctx)
         with self.core.db.read() as conn:

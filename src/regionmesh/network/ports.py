@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, or_, select
+from sqlalchemy import Connection, bindparam, delete, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -13,14 +13,25 @@ from regionmesh.context import RequestContext
 from regionmesh.db import models as m
 from regionmesh.db.engine import RetryRequest
 from regionmesh.network import exceptions as exc
-from regionmesh.network import ipam, resources
-from regionmesh.network import ipnet
+from regionmesh.network import ipam, ipnet, resources
 from regionmesh.network.networks import NetworkNotFound
 from regionmesh.network.security_groups import SecurityGroupNotFound
 from regionmesh.network.service import ResourceService, dumps, loads
 
 VIF_TYPE_BOUND = "ovs"
 VIF_DETAILS_BOUND = {"port_filter": True, "connectivity": "l2", "bridge_name": "br-int"}
+
+
+# Built once: on the port-create hot path, building statements costs more than running them.
+_NETWORK = select(m.networks.c.id, m.networks.c.project_id, m.networks.c.shared, m.networks.c.router_external,
+                  m.networks.c.port_security_enabled).where(m.networks.c.id == bindparam("id"))
+_INSERT_PORT = insert(m.ports)
+_INSERT_BINDINGS = insert(m.securitygroupportbindings)
+_IPS_OF = select(m.ipallocations.c.port_id, m.ipallocations.c.subnet_id, m.ipallocations.c.ip_address).where(
+    m.ipallocations.c.port_id.in_(bindparam("ids", expanding=True)))
+_GROUPS_OF = select(m.securitygroupportbindings).where(
+    m.securitygroupportbindings.c.port_id.in_(bindparam("ids", expanding=True)))
+_PORTS_BY_ID = select(m.ports).where(m.ports.c.id.in_(bindparam("ids", expanding=True)))
 
 
 class PortNotFound(exc.NotFound):
@@ -93,11 +104,9 @@ class PortService(ResourceService):
         ips: dict[str, list[dict[str, str]]] = {i: [] for i in ids}
         sgs: dict[str, list[str]] = {i: [] for i in ids}
         if ids:
-            for a in conn.execute(select(m.ipallocations.c.port_id, m.ipallocations.c.subnet_id,
-                                         m.ipallocations.c.ip_address).where(m.ipallocations.c.port_id.in_(ids))):
+            for a in conn.execute(_IPS_OF, {"ids": ids}):
                 ips[a.port_id].append({"subnet_id": a.subnet_id, "ip_address": a.ip_address})
-            for b in conn.execute(select(m.securitygroupportbindings).where(
-                    m.securitygroupportbindings.c.port_id.in_(ids))):
+            for b in conn.execute(_GROUPS_OF, {"ids": ids}):
                 sgs[b.port_id].append(b.security_group_id)
         tags = self.load_tags(conn, ids)
         out = []
@@ -127,10 +136,13 @@ class PortService(ResourceService):
             out.append(item)
         return out
 
+    def fetch_rows(self, conn: Connection, ids: Sequence[str]) -> list[Any]:
+        rows = {r.id: r for r in conn.execute(_PORTS_BY_ID, {"ids": list(ids)})} if ids else {}
+        return [rows[i] for i in ids if i in rows]
+
     def policy_target(self, conn: Connection, ctx: RequestContext, item: Mapping[str, Any]) -> dict[str, Any]:
         target = super().policy_target(conn, ctx, item)
-        net = conn.execute(select(m.networks.c.project_id, m.networks.c.shared).where(
-            m.networks.c.id == item.get("network_id"))).first()
+        net = item.get("__network__") or conn.execute(_NETWORK, {"id": item.get("network_id")}).first()
         if net is not None:
             target["network:project_id"] = net.project_id
             target["network:tenant_id"] = net.project_id
@@ -139,7 +151,7 @@ class PortService(ResourceService):
 
     # ---- helpers ------------------------------------------------------------------------------
     def _network(self, conn: Connection, ctx: RequestContext, network_id: str) -> Any:
-        net = conn.execute(select(m.networks).where(m.networks.c.id == network_id)).first()
+        net = conn.execute(_NETWORK, {"id": network_id}).first()
         if net is None or not (ctx.is_admin or net.project_id == ctx.project_id or net.shared
                                or (net.router_external and ctx.is_service)):
             raise NetworkNotFound(id=network_id)
@@ -176,10 +188,11 @@ class PortService(ResourceService):
 
     # ---- writes -------------------------------------------------------------------------------
     def check_references(self, conn: Connection, ctx: RequestContext, item: Mapping[str, Any]) -> None:
-        self._network(conn, ctx, item["network_id"])
+        # Kept on the item so policy and validation do not look the network up again.
+        item["__network__"] = self._network(conn, ctx, item["network_id"])  # type: ignore[index]
 
     def prepare_create(self, conn: Connection, ctx: RequestContext, item: dict[str, Any]) -> None:
-        net = self._network(conn, ctx, item["network_id"])
+        net = item.get("__network__") or self._network(conn, ctx, item["network_id"])
         if item.get("port_security_enabled") is None:
             item["port_security_enabled"] = net.port_security_enabled
         explicit_groups = item.get("security_groups")
@@ -193,8 +206,7 @@ class PortService(ResourceService):
             raise exc.InvalidInput(error_message="Exceeded maximum amount of fixed ips per port.")
 
     def create_one(self, conn: Connection, ctx: RequestContext, item: dict[str, Any]) -> str:
-        net = conn.execute(select(m.networks.c.id).where(m.networks.c.id == item["network_id"])).first()
-        if net is None:
+        if conn.execute(_NETWORK, {"id": item["network_id"]}).first() is None:
             raise NetworkNotFound(id=item["network_id"])
         values = self.standard_values(ctx, item)
         port_id = str(values["id"])
@@ -215,8 +227,7 @@ class PortService(ResourceService):
         })
         values.update(self._binding_values(item.get("binding:host_id"), item["admin_state_up"]))
         try:
-            with conn.begin_nested():
-                conn.execute(insert(self.table).values(**values))
+            conn.execute(_INSERT_PORT, values)
         except IntegrityError as err:
             if item.get("id") and self.exists(conn, port_id):
                 raise exc.Conflict(msg=f"Port {port_id} already exists") from err
@@ -230,7 +241,9 @@ class PortService(ResourceService):
             groups = []
             if item["port_security_enabled"] and not _is_network_owned(owner) and item.get("project_id"):
                 groups = [self.core.security_groups.ensure_default(conn, item["project_id"])]
-        self._write_groups(conn, port_id, groups)
+        if groups:
+            conn.execute(_INSERT_BINDINGS, [{"port_id": port_id, "security_group_id": s}
+                                            for s in dict.fromkeys(groups)])
         self.insert_tags(conn, port_id, item.get("tags") or [])
         return port_id
 
@@ -245,9 +258,8 @@ class PortService(ResourceService):
         if "port_security_enabled" in changes:
             values["port_security_enabled"] = bool(port_security)
         groups = changes.get("security_groups", original["security_groups"]) or []
-        if not port_security and groups:
-            if "security_groups" in changes or "port_security_enabled" in changes:
-                raise PortSecurityAndIPRequiredForSecurityGroups()
+        if not port_security and groups and ("security_groups" in changes or "port_security_enabled" in changes):
+            raise PortSecurityAndIPRequiredForSecurityGroups()
         mac = original["mac_address"]
         if "mac_address" in changes and changes["mac_address"] and changes["mac_address"] != mac:
             if original["binding:vif_type"] not in ("unbound", "binding_failed"):
@@ -277,8 +289,7 @@ class PortService(ResourceService):
         if "fixed_ips" in changes:
             self._replace_fixed_ips(conn, original, changes["fixed_ips"] or [], mac)
         try:
-            with conn.begin_nested():
-                self.bump(conn, port_id, values)
+            self.bump(conn, port_id, values)
         except IntegrityError as err:
             raise MacAddressInUse(net_id=original["network_id"], mac=mac) from err
 

@@ -27,22 +27,22 @@ class QuotaApi:
     def get(self, ctx: RequestContext, project_id: str) -> dict[str, int]:
         self._authorize(ctx, "get_quota", project_id)
         with self.core.db.read() as conn:
-            return self.engine.limits(conn, project_id)  # type: ignore[no-any-return]
+            return self.engine.limits(conn, project_id)
 
     def defaults(self, ctx: RequestContext, project_id: str) -> dict[str, int]:
         self._authorize(ctx, "get_quota", project_id)
-        return self.engine.defaults()  # type: ignore[no-any-return]
+        return self.engine.defaults()
 
     def details(self, ctx: RequestContext, project_id: str) -> dict[str, dict[str, int]]:
         self._authorize(ctx, "get_quota", project_id)
         with self.core.db.read() as conn:
-            return self.engine.details(conn, project_id)  # type: ignore[no-any-return]
+            return self.engine.details(conn, project_id)
 
     def update(self, ctx: RequestContext, project_id: str, body: Any) -> dict[str, int]:
         self._authorize(ctx, "update_quota", project_id)
         if not isinstance(body, dict) or not isinstance(body.get("quota"), dict):
             raise exc.BadRequest(resource="quota", msg="Unable to find 'quota' in request body")
-        return self.engine.set_limits(project_id, body["quota"])  # type: ignore[no-any-return]
+        return self.engine.set_limits(project_id, body["quota"])
 
     def delete(self, ctx: RequestContext, project_id: str) -> None:
         self._authorize(ctx, "delete_quota", project_id)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, func, insert, select
+from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select
 
 from regionmesh.config import QuotaSettings
 from regionmesh.context import RequestContext
@@ -32,6 +32,16 @@ USAGE_TABLES: dict[str, Table] = {
     "router": m.routers,
     "floatingip": m.floatingips,
 }
+
+
+_LIMITS_OF = select(m.quotas.c.resource, m.quotas.c["limit"]).where(m.quotas.c.project_id == bindparam("project_id"))
+_USAGE = {name: select(func.count()).select_from(table).where(table.c.project_id == bindparam("project_id"))
+          for name, table in USAGE_TABLES.items()}
+_RESERVED = select(func.coalesce(func.sum(m.reservation_deltas.c.amount), 0)).select_from(
+    m.reservation_deltas.join(m.reservations)).where(
+    m.reservations.c.project_id == bindparam("project_id"), m.reservation_deltas.c.resource == bindparam("resource"),
+    m.reservations.c.expiration > bindparam("now"))
+_DELETE_RESERVATIONS = delete(m.reservations).where(m.reservations.c.id.in_(bindparam("ids", expanding=True)))
 
 
 class OverQuota(exc.Conflict):
@@ -69,23 +79,17 @@ class QuotaEngine:
 
     def limits(self, conn: Connection, project_id: str) -> dict[str, int]:
         limits = self.defaults()
-        for resource, limit in conn.execute(select(m.quotas.c.resource, m.quotas.c["limit"]).where(
-                m.quotas.c.project_id == project_id)):
+        for resource, limit in conn.execute(_LIMITS_OF, {"project_id": project_id}):
             if resource in limits:
                 limits[resource] = limit
         return limits
 
     def usage(self, conn: Connection, project_id: str, resource: str) -> int:
-        table = USAGE_TABLES[resource]
-        return int(conn.execute(select(func.count()).select_from(table).where(
-            table.c.project_id == project_id)).scalar_one())
+        return int(conn.execute(_USAGE[resource], {"project_id": project_id}).scalar_one())
 
     def reserved(self, conn: Connection, project_id: str, resource: str) -> int:
-        stmt = select(func.coalesce(func.sum(m.reservation_deltas.c.amount), 0)).select_from(
-            m.reservation_deltas.join(m.reservations)).where(
-            m.reservations.c.project_id == project_id, m.reservation_deltas.c.resource == resource,
-            m.reservations.c.expiration > utcnow())
-        return int(conn.execute(stmt).scalar_one())
+        params = {"project_id": project_id, "resource": resource, "now": utcnow()}
+        return int(conn.execute(_RESERVED, params).scalar_one())
 
     def details(self, conn: Connection, project_id: str) -> dict[str, dict[str, int]]:
         limits = self.limits(conn, project_id)
@@ -129,7 +133,7 @@ class QuotaEngine:
         """Inside the creating transaction: the claim becomes real usage."""
         ids = [r.id for r in reservations or []]
         if ids:
-            conn.execute(delete(m.reservations).where(m.reservations.c.id.in_(ids)))
+            conn.execute(_DELETE_RESERVATIONS, {"ids": ids})
 
     def cancel(self, reservations: list[Reservation] | None) -> None:
         ids = [r.id for r in reservations or []]

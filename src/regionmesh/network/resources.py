@@ -3,7 +3,7 @@ API definitions; see docs/api.md for the surface). Pure data."""
 
 from __future__ import annotations
 
-from regionmesh.network import validators as v
+import regionmesh.network.validators as v
 from regionmesh.network.attributes import ATTR_NOT_SPECIFIED, MISSING, Attr, ResourceDef
 
 NAME_MAX = 255

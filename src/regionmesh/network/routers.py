@@ -45,6 +45,7 @@ class RouterInUse(exc.InUse):
 
     def __init__(self, message: str | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("reason", "still has ports")
+        kwargs.setdefault("router_id", kwargs.get("id"))  # publish_or_raise passes ``id``
         super().__init__(message, **kwargs)
 
 
@@ -415,9 +416,15 @@ class RouterService(ResourceService):
             raise _bad("Cannot specify both subnet-id and port-id")
         return port_id, subnet_id
 
-    def _gateway_meta(self, router: Mapping[str, Any]) -> dict[str, Any]:
+    @staticmethod
+    def _after_meta(router: Mapping[str, Any], port: Mapping[str, Any], subnets: list[dict[str, Any]],
+                    body: Mapping[str, Any]) -> dict[str, Any]:
+        """AFTER_* metadata as Neutron publishes it (``network_id``/``gateway_ips``: the gateway's),
+        plus ids for convenience."""
         gw = router["external_gateway_info"]
-        return {"network_id": gw["network_id"] if gw else None,
+        return {"port": port, "interface_info": dict(body), "cidrs": [s["cidr"] for s in subnets],
+                "subnets": subnets, "subnet_ids": [s["id"] for s in subnets], "port_id": port["id"],
+                "router_id": router["id"], "network_id": gw["network_id"] if gw else None,
                 "gateway_ips": [x["ip_address"] for x in gw["external_fixed_ips"]] if gw else []}
 
     # ---- add_router_interface -------------------------------------------------------------------
@@ -457,9 +464,7 @@ class RouterService(ResourceService):
             return latest, attached, subnets, new
 
         latest, attached, subnets, new = self.db.transaction(work)
-        meta = {"port": attached, "interface_info": dict(body), "cidrs": [s["cidr"] for s in subnets],
-                "subnets": subnets, "subnet_ids": [s["id"] for s in subnets], "new_interface": new,
-                "port_id": attached["id"], "router_id": router_id, **self._gateway_meta(latest)}
+        meta = {**self._after_meta(latest, attached, subnets, body), "new_interface": new}
         core.registry.publish(cb.ROUTER_INTERFACE, cb.AFTER_CREATE, self,
                               cb.EventPayload(ctx, resource_id=router_id, states=(latest,), metadata=meta))
         info = interface_info(router_id, attached, [s["id"] for s in subnets], subnets[-1]["id"])
@@ -554,9 +559,7 @@ class RouterService(ResourceService):
             return latest, detached, subnets
 
         latest, detached, subnets = self.db.transaction(work)
-        meta = {"port": detached, "interface_info": dict(body), "cidrs": [s["cidr"] for s in subnets],
-                "subnets": subnets, "subnet_ids": [s["id"] for s in subnets], "port_id": detached["id"],
-                "router_id": router_id, **self._gateway_meta(latest)}
+        meta = self._after_meta(latest, detached, subnets, body)
         core.registry.publish(cb.ROUTER_INTERFACE, cb.AFTER_DELETE, self,
                               cb.EventPayload(ctx, resource_id=router_id, states=(latest,), metadata=meta))
         info = interface_info(router_id, detached, [s["id"] for s in subnets], subnets[0]["id"])

@@ -12,7 +12,7 @@ import ipaddress
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, or_, select
+from sqlalchemy import Connection, bindparam, delete, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -25,6 +25,8 @@ from regionmesh.network import validators as v
 from regionmesh.network.service import ResourceService, new_id, utcnow
 
 ETHERTYPES = ("IPv4", "IPv6")
+_DEFAULT_OF = select(m.default_security_groups.c.security_group_id).where(
+    m.default_security_groups.c.project_id == bindparam("project_id"))
 
 
 class SecurityGroupNotFound(exc.NotFound):
@@ -163,31 +165,17 @@ def rule_view(svc: ResourceService, r: Any, in_default: bool) -> dict[str, Any]:
 
 
 def validate_rule(item: dict[str, Any]) -> None:
-    """Neutron's rule checks, normalising the prefix; raises on the first problem."""
-    if item.get("remote_ip_prefix") and item.get("remote_group_id"):
-        raise SecurityGroupRemoteGroupAndRemoteIpPrefix()
-    ethertype = item.get("ethertype") or "IPv4"
-    protocol = item.get("protocol")
-    v.validate_ethertype_protocol(ethertype, protocol)
-    v.validate_port_range(protocol, item.get("port_range_min"), item.get("port_range_max"))
-    prefix = item.get("remote_ip_prefix")
-    if prefix:
-        v.validate_remote_ip_prefix_ethertype(ethertype, prefix)
-        item["remote_ip_prefix"] = str(ipaddress.ip_network(prefix, strict=False))
-
-
-def _key(item: Mapping[str, Any]) -> tuple[Any, ...]:
-    return (item.get("security_group_id"), item.get("direction"), item.get("ethertype") or "IPv4",
-            item.get("protocol"), item.get("port_range_min"), item.get("port_range_max"),
-            item.get("remote_ip_prefix"), item.get("remote_group_id"), item.get("remote_address_group_id"))
+    """Neutron's rule checks, in Neutron's order; normalises the item in place."""
+    v.validate_security_group_rule(item)
 
 
 def find_duplicate(conn: Connection, item: Mapping[str, Any]) -> str | None:
+    """The id of an existing rule equal to ``item`` by Neutron's rule key ("tcp" equals "6")."""
     t = m.securitygrouprules
-    key = _key(item)
+    key = v.security_group_rule_key(item)
     for row in conn.execute(select(t).where(t.c.security_group_id == item["security_group_id"],
                                             t.c.direction == item["direction"])):
-        if _key(row._mapping) == key:
+        if v.security_group_rule_key(row._mapping) == key:
             return str(row.id)
     return None
 
@@ -196,13 +184,14 @@ def insert_rule(conn: Connection, item: Mapping[str, Any], project_id: str | Non
     now = utcnow()
     rid = rule_id or new_id()
     prefix = item.get("remote_ip_prefix")
+    normalized = str(ipaddress.ip_network(prefix, strict=False)) if prefix else None
     conn.execute(insert(m.securitygrouprules).values(
         id=rid, project_id=project_id, description=item.get("description") or "", created_at=now, updated_at=now,
         revision_number=1, security_group_id=item["security_group_id"], remote_group_id=item.get("remote_group_id"),
         remote_address_group_id=item.get("remote_address_group_id"), direction=item["direction"],
         ethertype=item.get("ethertype") or "IPv4", protocol=item.get("protocol"),
         port_range_min=item.get("port_range_min"), port_range_max=item.get("port_range_max"),
-        remote_ip_prefix=prefix, normalized_cidr=prefix))
+        remote_ip_prefix=prefix, normalized_cidr=normalized))
     return rid
 
 
@@ -258,8 +247,7 @@ class SecurityGroupService(ResourceService):
         values = self.standard_values(ctx, item)
         values["stateful"] = item.get("stateful", True)
         try:
-            with conn.begin_nested():
-                conn.execute(insert(self.table).values(**values))
+            conn.execute(insert(self.table).values(**values))
         except IntegrityError as err:
             raise SecurityGroupConflict(reason=f"security group {values['id']} already exists") from err
         sg_id = str(values["id"])
@@ -275,15 +263,14 @@ class SecurityGroupService(ResourceService):
     def ensure_default(self, conn: Connection, project_id: str) -> str:
         """The project's default group id, created on first need (SG-04)."""
         t = m.default_security_groups
-        found = conn.execute(select(t.c.security_group_id).where(t.c.project_id == project_id)).scalar()
+        found = conn.execute(_DEFAULT_OF, {"project_id": project_id}).scalar()
         if found:
             return str(found)
         sg_id = self.insert_group(conn, RequestContext(project_id=project_id),
                                   {"name": "default", "project_id": project_id,
                                    "description": "Default security group"}, default=True)
         try:
-            with conn.begin_nested():
-                conn.execute(insert(t).values(project_id=project_id, security_group_id=sg_id))
+            conn.execute(insert(t).values(project_id=project_id, security_group_id=sg_id))
         except IntegrityError as err:
             # Another request created it first: start over and find theirs.
             raise RetryRequest("default security group created concurrently", err) from err
@@ -306,7 +293,7 @@ class SecurityGroupService(ResourceService):
                    changes: dict[str, Any]) -> None:
         if self.is_default(conn, original["id"]) and changes.get("name", "default") != "default":
             raise SecurityGroupCannotUpdateDefault()
-        values = {k: changes[k] for k in ("name", "description", "stateful") if k in changes}
+        values: dict[str, Any] = {k: changes[k] for k in ("name", "description", "stateful") if k in changes}
         self.bump(conn, original["id"], values)
 
     def delete_one(self, conn: Connection, ctx: RequestContext, original: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import Connection, Select, and_, delete, insert, select, update
+from sqlalchemy import Connection, Select, and_, bindparam, delete, insert, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from regionmesh.context import RequestContext
@@ -23,6 +23,10 @@ from regionmesh.network.query import ColumnMap, ListParams, filter_clauses, page
 
 if TYPE_CHECKING:
     from regionmesh.network.core import NetworkCore
+
+
+_TAGS_OF = select(tags_table.c.resource_id, tags_table.c.tag).where(
+    tags_table.c.resource_type == bindparam("rtype"), tags_table.c.resource_id.in_(bindparam("ids", expanding=True)))
 
 
 def utcnow() -> datetime:
@@ -162,8 +166,7 @@ class ResourceService:
         out: dict[str, list[str]] = {i: [] for i in ids}
         if not self.rdef.taggable or not ids:
             return out
-        rows = conn.execute(select(tags_table.c.resource_id, tags_table.c.tag).where(
-            tags_table.c.resource_type == self.rdef.collection, tags_table.c.resource_id.in_(ids)))
+        rows = conn.execute(_TAGS_OF, {"rtype": self.rdef.collection, "ids": list(ids)})
         for rid, tag in rows:
             out[rid].append(tag)
         for v in out.values():

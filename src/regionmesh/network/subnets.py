@@ -12,8 +12,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from regionmesh.context import RequestContext
 from regionmesh.db import models as m
 from regionmesh.network import exceptions as exc
-from regionmesh.network import resources
-from regionmesh.network import ipnet
+from regionmesh.network import ipnet, resources
 from regionmesh.network.attributes import ATTR_NOT_SPECIFIED
 from regionmesh.network.networks import NetworkNotFound
 from regionmesh.network.service import ResourceService, dumps, loads

@@ -69,7 +69,7 @@ class TagOps:
             self.svc.bump(conn, rid)
             return tags
 
-        return self.core.db.transaction(work)  # type: ignore[no-any-return]
+        return self.core.db.transaction(work)
 
     def add(self, ctx: RequestContext, rid: str, tag: str) -> None:
         tag = self._validate(tag)

@@ -9,7 +9,7 @@ different error type there. Converters (``CONVERTERS``) return the converted val
 ``InvalidInput`` (or a subclass with Neutron's own type name).
 
 Semantics follow neutron-lib 5.x ``api/validators`` and ``api/converters`` and the
-security-group code of Neutron 2025.x; messages are Neutron's wording so that clients and
+security-group and IPAM code of Neutron 29; messages are Neutron's wording so that clients and
 Tempest recognise them. IP parsing lives in :mod:`regionmesh.network.ipnet`.
 """
 
@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequenc
 from typing import Any, Final
 
 from regionmesh.network import ipnet
-from regionmesh.network.exceptions import BadRequest, InUse, InvalidInput
+from regionmesh.network.exceptions import BadRequest, HTTPBadRequest, InUse, InvalidInput
 
 # Re-exported: the pool exceptions belong to the same validation surface.
 from regionmesh.network.ipnet import (
@@ -46,13 +46,6 @@ DHCP_OPTS_ALLOWING_BLANK_VALUE: Final = ("router", "classless-static-route")
 
 
 # --- Exceptions Neutron raises from validation (type names are the API's NeutronError.type) ----
-
-class HTTPBadRequest(BadRequest):
-    """What Neutron's webob ``HTTPBadRequest`` looks like on the wire (type ``HTTPBadRequest``);
-    build it with the final text: ``HTTPBadRequest("Allowed address pairs must be a list.")``."""
-
-    message = "%(detail)s"
-
 
 class InvalidCIDR(BadRequest):
     message = "Invalid CIDR %(input)s given as IP prefix."
@@ -354,6 +347,8 @@ def validate_mac_address_or_none(data: Any, valid_values: Any = None) -> str | N
 def validate_ip_address(data: Any, valid_values: Any = None) -> str | None:
     """An IPv4 or IPv6 address. IPv4 with leading zeros is refused with the canonical spelling
     suggested, since octal and decimal readings differ."""
+    if ipnet.parse_ip(data) is not None:  # strict parse: canonical IPv4 or any IPv6 spelling
+        return None
     ip = ipnet.parse_ip_zerofill(data)
     if ip is None:
         return f"'{data}' is not a valid IP address"
@@ -630,9 +625,11 @@ def validate_port_range_or_none(data: Any, valid_values: Any = None) -> str | No
         return None
     low, high = valid_values or (0, 65535)
     ports = str(data).split(":")
-    if len(ports) > 2 or any(not p for p in ports):
+    if len(ports) > 2:
         return "Port range must be two integers separated by a colon"
-    for port in ports:
+    for port in ports:  # checked in order: "80x:" reports the bad port, not the missing one
+        if not port:
+            return "Port range must be two integers separated by a colon"
         if not _is_valid_port(port):
             return f"Invalid port: {port}"
         if not low <= int(port) <= high:
