@@ -175,7 +175,7 @@ def find_duplicate(conn: Connection, item: Mapping[str, Any]) -> str | None:
     key = v.security_group_rule_key(item)
     for row in conn.execute(select(t).where(t.c.security_group_id == item["security_group_id"],
                                             t.c.direction == item["direction"])):
-        if v.security_group_rule_key(row._mapping) == key:
+        if v.security_group_rule_key(dict(row._mapping)) == key:
             return str(row.id)
     return None
 
