@@ -44,6 +44,15 @@ def _db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lab_up(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from regionmesh.lab.launcher import LabOptions, run_foreground
+
+    opts = LabOptions(state_dir=Path(args.state_dir), port_offset=args.port_offset, database=args.database)
+    return run_foreground(opts)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="regionmesh", description="One Neutron API for a multi-region cloud.")
     parser.add_argument("--config-file", help="TOML settings file (also REGIONMESH_CONFIG)")
@@ -56,6 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="info")
     serve.add_argument("--access-log", action="store_true")
     serve.set_defaults(func=_serve)
+    lab = sub.add_parser("lab", help="the one-machine multi-region lab")
+    lab_sub = lab.add_subparsers(dest="lab_command", required=True)
+    up = lab_sub.add_parser("up", help="start the lab in the foreground (Ctrl-C stops it)")
+    up.add_argument("--state-dir", default=".lab", help="where databases and logs live (default ./.lab)")
+    up.add_argument("--port-offset", type=int, default=0, help="shift every listener's port by N")
+    up.add_argument("--database", help="central database URL (default: SQLite in the state directory)")
+    up.set_defaults(func=_lab_up)
     db = sub.add_parser("db-upgrade", help="bring the database schema up to date")
     db.add_argument("--database")
     db.set_defaults(func=_db_upgrade)
@@ -64,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     return int(args.func(args))
 
