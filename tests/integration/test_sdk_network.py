@@ -81,3 +81,44 @@ def test_if_match_revision_through_sdk(neutron: RunningNeutron) -> None:
         conn.network.update_network(net, name="rev3", if_revision=1)
     assert info.value.status_code == 412
     assert conn.network.get_network(net.id).name == "rev2"
+
+
+def test_routers_and_floating_ips_through_sdk(neutron: RunningNeutron) -> None:
+    admin = neutron.sdk()
+    ext = admin.network.create_network(name="ext-net", is_router_external=True)
+    admin.network.create_subnet(network_id=ext.id, cidr="163.3.124.0/24", ip_version=4, is_dhcp_enabled=False)
+    conn = neutron.sdk(PROJECT_A)
+    net = conn.network.create_network(name="net1")
+    sub = conn.network.create_subnet(network_id=net.id, cidr="10.0.1.0/24", ip_version=4)
+    port = conn.network.create_port(network_id=net.id)
+    router = conn.network.create_router(name="r1", external_gateway_info={"network_id": ext.id})
+    assert router.external_gateway_info["network_id"] == ext.id
+    fip = conn.network.create_ip(floating_network_id=ext.id)
+    assert fip.status == "DOWN"
+    with pytest.raises(sdk_exc.NotFoundException):
+        conn.network.update_ip(fip, port_id=port.id)  # the subnet is not on the router yet
+    conn.network.add_interface_to_router(router, subnet=sub.id)
+    with pytest.raises(sdk_exc.BadRequestException):
+        conn.network.add_interface_to_router(router, subnet=sub.id)
+    fip = conn.network.update_ip(fip, port_id=port.id)
+    assert fip.router_id == router.id and fip.fixed_ip_address == port.fixed_ips[0]["ip_address"]
+    conn.network.update_router(router, routes=[{"destination": "10.9.0.0/16", "nexthop": "10.0.1.20"}])
+    assert conn.network.get_router(router.id).routes == [{"destination": "10.9.0.0/16", "nexthop": "10.0.1.20"}]
+    with pytest.raises(sdk_exc.ConflictException):
+        conn.network.delete_router(router)
+    conn.network.update_ip(fip, port_id=None)
+    conn.network.delete_ip(fip)
+    conn.network.update_router(router, routes=[])
+    conn.network.remove_interface_from_router(router, subnet=sub.id)
+    conn.network.delete_router(router)
+    assert list(conn.network.routers()) == []
+
+
+def test_provider_segments_conflict_through_sdk(neutron: RunningNeutron) -> None:
+    admin = neutron.sdk()
+    net = admin.network.create_network(name="v", provider_network_type="vxlan", provider_segmentation_id=4242)
+    assert net.provider_segmentation_id == 4242
+    with pytest.raises(sdk_exc.ConflictException) as info:
+        admin.network.create_network(name="w", provider_network_type="vxlan", provider_segmentation_id=4242)
+    assert "4242" in str(info.value)
+    assert [n.name for n in admin.network.networks()] == ["v"]
