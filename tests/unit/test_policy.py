@@ -10,7 +10,7 @@ import yaml
 
 from regionmesh.context import RequestContext
 from regionmesh.network import exceptions as exc
-from regionmesh.network import policy
+from regionmesh.network import policy_rules
 from regionmesh.network.policy import (
     DEFAULT_RULES,
     RULE_DEFAULTS,
@@ -504,8 +504,8 @@ def test_rules_are_compiled_once(monkeypatch: pytest.MonkeyPatch) -> None:
     def boom(*args: object, **kwargs: object) -> None:
         raise AssertionError("rule parsed at request time")
 
-    monkeypatch.setattr(policy, "_compile", boom)
-    monkeypatch.setattr(policy, "_tokenize", boom)
+    monkeypatch.setattr(policy_rules, "_compile", boom)
+    monkeypatch.setattr(policy_rules, "_tokenize", boom)
     for _ in range(3):
         assert e.check(MEMBER, "create_port", port_target())
         with_ip = port_target(fixed_ips=[{"ip_address": "x"}])
