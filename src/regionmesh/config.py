@@ -85,12 +85,25 @@ class ApiSettings:
 
 
 @dataclass
+class RoleSettings:
+    """Which role this Neutron API plays: ``standalone``, ``central`` (top) or ``region`` (bottom)."""
+
+    role: str = "standalone"
+    # For a region: its Keystone region name and availability zone, and where central is.
+    region_name: str = ""
+    az_name: str = ""
+    central_url: str = ""
+    central_timeout: float = 10.0
+
+
+@dataclass
 class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
     quotas: QuotaSettings = field(default_factory=QuotaSettings)
     network: NetworkSettings = field(default_factory=NetworkSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
+    role: RoleSettings = field(default_factory=RoleSettings)
 
 
 def _coerce(value: str, current: Any) -> Any:

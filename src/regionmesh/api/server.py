@@ -23,7 +23,12 @@ def build_neutron(settings: Settings, *, migrate: bool = True) -> Any:
 
     if migrate:
         upgrade(settings.database.url)
-    return create_app(NetworkCore(settings))
+    core = NetworkCore(settings)
+    if settings.role.role == "region":
+        from regionmesh.region.local import install_region_role
+
+        install_region_role(core)
+    return create_app(core)
 
 
 def port_in_use(host: str, port: int) -> bool:

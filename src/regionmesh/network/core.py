@@ -21,6 +21,7 @@ from regionmesh.network.pipeline import Pipeline
 from regionmesh.network.policy import Enforcer, load_enforcer
 from regionmesh.network.ports import PortService
 from regionmesh.network.quotas import QuotaEngine
+from regionmesh.network.role import Role
 from regionmesh.network.security_groups import SecurityGroupRuleService, SecurityGroupService
 from regionmesh.network.service import ResourceService
 from regionmesh.network.subnets import SubnetService
@@ -46,6 +47,7 @@ class NetworkCore:
         self.notifier = notifier or Notifier(sinks=[self.notifications], publisher_id="network.regionmesh")
         self.quotas = QuotaEngine(self.db, settings.quotas)
         self.pipeline = Pipeline(self)
+        self.role: Role = Role()
         # Role layers replace these: central maps hints to pods, a region reports itself.
         self.az_names: Callable[[], Sequence[str]] = lambda: list(settings.network.default_availability_zones)
         self.networks = NetworkService(self)

@@ -88,15 +88,24 @@ class Pipeline:
     # ---- reads ------------------------------------------------------------------------------
     def get(self, ctx: RequestContext, svc: ResourceService, resource_id: str,
             fields: Sequence[str] = ()) -> dict[str, Any]:
-        with self.core.db.read() as conn:
-            item = svc.get_raw(conn, ctx, resource_id)
-            target = svc.policy_target(conn, ctx, item)
+        try:
+            with self.core.db.read() as conn:
+                item = svc.get_raw(conn, ctx, resource_id)
+                target = svc.policy_target(conn, ctx, item)
+        except exc.NotFound:
+            # The role may know it elsewhere (a region materialises it from central).
+            if self.core.role.resolve_missing(ctx, svc, resource_id) is None:
+                raise
+            with self.core.db.read() as conn:
+                item = svc.get_raw(conn, ctx, resource_id)
+                target = svc.policy_target(conn, ctx, item)
         if not self.core.enforcer.check(ctx, f"get_{svc.rdef.member}", target):
             raise svc.not_found(id=resource_id)
         return self.view(ctx, svc, item, fields)
 
     def list_items(self, ctx: RequestContext, svc: ResourceService,
              params: ListParams) -> tuple[list[dict[str, Any]], bool]:
+        self.core.role.before_list(ctx, svc, params)
         svc.before_list(ctx)
         with self.core.db.read() as conn:
             items, more = svc.list_raw(conn, ctx, params)
@@ -121,6 +130,7 @@ class Pipeline:
                                  msg=f"Unable to find '{rdef.member}' in request body")
         self.core.notify(ctx, f"{rdef.member}.create.start", body)
         items = self.prepare_items(ctx, svc, raw_items)
+        self.core.role.prepare_create(ctx, svc, items)
         results = self.create_items(ctx, svc, items, body)
         views = [self.view(ctx, svc, r) for r in results]
         if bulk:
@@ -144,12 +154,15 @@ class Pipeline:
         return items
 
     def create_items(self, ctx: RequestContext, svc: ResourceService, items: list[dict[str, Any]],
-                     body: Any = None) -> list[dict[str, Any]]:
-        """Everything after validation and policy: quota, callbacks, the transaction, events."""
+                     body: Any = None, *, check_quota: bool = True) -> list[dict[str, Any]]:
+        """Everything after validation and policy: quota, callbacks, the transaction, events.
+
+        ``check_quota=False`` is for copies of resources that exist elsewhere (a region
+        materialising central's resources): they were counted where they were created."""
         rdef = svc.rdef
         core = self.core
         reservation = None
-        if rdef.quota_resource:
+        if rdef.quota_resource and check_quota:
             deltas: dict[str, int] = {}
             for item in items:
                 if item.get("project_id"):
@@ -209,6 +222,7 @@ class Pipeline:
             target = svc.policy_target(conn, ctx, {**original, **changes})
         self._enforce(ctx, f"update_{rdef.member}", target, explicit_policy_attrs(rdef, raw), hide=True,
                       resource_id=resource_id, svc=svc)
+        self.core.role.before_update(ctx, svc, original, changes)
         result = self.update_item(ctx, svc, resource_id, changes, expected, body)
         return {rdef.member: self.view(ctx, svc, result)}
 
@@ -250,6 +264,7 @@ class Pipeline:
             original = svc.get_raw(conn, ctx, resource_id)
             target = svc.policy_target(conn, ctx, original)
         self._enforce(ctx, f"delete_{rdef.member}", target, hide=True, resource_id=resource_id, svc=svc)
+        self.core.role.before_delete(ctx, svc, original)
         self.delete_item(ctx, svc, resource_id, expected)
 
     def delete_item(self, ctx: RequestContext, svc: ResourceService, resource_id: str,
