@@ -94,6 +94,20 @@ class RoleSettings:
     az_name: str = ""
     central_url: str = ""
     central_timeout: float = 10.0
+    # For central: each region's Neutron endpoint (lab; a real cloud finds them in the Keystone catalog).
+    region_endpoints: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class AdminApiSettings:
+    """The Admin API (pods, routings, jobs; Tricircle's port) and the job queue's timing."""
+
+    host: str = "127.0.0.1"
+    port: int = 19999
+    policy_file: str | None = None
+    job_lease_seconds: float = 60.0
+    job_backoff_base: float = 1.0
+    job_backoff_cap: float = 300.0
 
 
 @dataclass
@@ -103,6 +117,7 @@ class Settings:
     quotas: QuotaSettings = field(default_factory=QuotaSettings)
     network: NetworkSettings = field(default_factory=NetworkSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
+    admin: AdminApiSettings = field(default_factory=AdminApiSettings)
     role: RoleSettings = field(default_factory=RoleSettings)
 
 

@@ -23,6 +23,8 @@ class RequestContext:
     auth_token: str | None = field(default=None, repr=False, compare=False)
     user_name: str | None = None
     project_name: str | None = None
+    # Set when a region's local Neutron makes the call (its lazy lookups see deleting resources as gone).
+    origin_region: str | None = None
 
     @property
     def is_admin(self) -> bool:

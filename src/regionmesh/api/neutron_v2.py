@@ -6,6 +6,7 @@ domain errors become ``NeutronError`` bodies in one place.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from regionmesh.network import exceptions as exc
 from regionmesh.network.core import NetworkCore
 from regionmesh.network.query import parse_list_params
 from regionmesh.network.service import ResourceService
+from regionmesh.region.central_client import REGION_AGENT_PREFIX
 
 LOG = logging.getLogger(__name__)
 
@@ -106,6 +108,9 @@ class NeutronApp:
 
     def _handle(self, request: Request, body: Any) -> Response:
         ctx = self.auth.authenticate(request.headers)
+        agent = request.headers.get("user-agent", "")
+        if agent.startswith(REGION_AGENT_PREFIX):
+            ctx = dataclasses.replace(ctx, origin_region=agent[len(REGION_AGENT_PREFIX):] or "unknown")
         path = request.path_params["path"].strip("/")
         if path.endswith(".json"):
             path = path[:-5]

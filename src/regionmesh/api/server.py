@@ -28,6 +28,12 @@ def build_neutron(settings: Settings, *, migrate: bool = True) -> Any:
         from regionmesh.region.local import install_region_role
 
         install_region_role(core)
+    elif settings.role.role == "central":
+        from regionmesh.central.role import install_central_role
+        from regionmesh.jobs.store import enqueue
+        from regionmesh.region.driver import RegionDirectory
+
+        install_central_role(core, enqueue, RegionDirectory(settings.role.region_endpoints))
     return create_app(core)
 
 

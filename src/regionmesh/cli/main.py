@@ -49,7 +49,8 @@ def _lab_up(args: argparse.Namespace) -> int:
 
     from regionmesh.lab.launcher import LabOptions, run_foreground
 
-    opts = LabOptions(state_dir=Path(args.state_dir), port_offset=args.port_offset, database=args.database)
+    opts = LabOptions(state_dir=Path(args.state_dir), port_offset=args.port_offset, database=args.database,
+                      regions=args.regions, register_pods=args.register_pods)
     return run_foreground(opts)
 
 
@@ -71,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--state-dir", default=".lab", help="where databases and logs live (default ./.lab)")
     up.add_argument("--port-offset", type=int, default=0, help="shift every listener's port by N")
     up.add_argument("--database", help="central database URL (default: SQLite in the state directory)")
+    up.add_argument("--regions", type=int, default=2, help="how many lab regions (default 2)")
+    up.add_argument("--register-pods", action="store_true",
+                    help="register CentralRegion and the regions as pods (by default the operator does it)")
     up.set_defaults(func=_lab_up)
     db = sub.add_parser("db-upgrade", help="bring the database schema up to date")
     db.add_argument("--database")

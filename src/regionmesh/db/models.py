@@ -244,3 +244,83 @@ notifications = Table(
     Column("timestamp", Float, nullable=False),
     Column("payload", Text, nullable=False),
 )
+
+
+# ================================================================================================
+# Central (multi-region) tables: pods, routings, jobs, job log, deleting markers (migration 0002)
+# ================================================================================================
+
+# One row per region registered with the Admin API; the row with az_name '' is the top (central) region.
+pods = Table(
+    "pods", metadata,
+    Column("pod_id", String(36), primary_key=True),
+    Column("region_name", String(255), nullable=False, unique=True),
+    Column("az_name", String(255), nullable=False, default=""),
+    Column("pod_az_name", String(255), nullable=False, default=""),
+    Column("dc_name", String(255), nullable=False, default=""),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime),
+)
+
+# top id -> (pod, bottom id). A NULL bottom_id is a placeholder: the bottom copy is being created.
+resource_routings = Table(
+    "resource_routings", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("top_id", String(127), nullable=False),
+    Column("bottom_id", String(36), index=True),
+    Column("pod_id", String(36), ForeignKey("pods.pod_id"), nullable=False),
+    Column("project_id", String(255)),
+    Column("resource_type", String(64), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime),
+    UniqueConstraint("top_id", "pod_id", "resource_type"),
+)
+
+# One row per (type, resource): repeated requests coalesce into it and at most one run holds it
+# (status RUNNING with a lease). ``generation`` counts requests so a run that finishes after a newer
+# request re-queues the job instead of reporting SUCCESS (level-triggered, no lost change).
+jobs = Table(
+    "jobs", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("type", String(36), nullable=False),
+    Column("resource_id", String(255), nullable=False),
+    Column("project_id", String(255)),
+    Column("status", String(16), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("requested_at", DateTime, nullable=False),
+    Column("generation", Integer, nullable=False, default=1),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("next_attempt_at", DateTime),
+    Column("lease_owner", String(64)),
+    Column("lease_expires_at", DateTime),
+    Column("waiting_on", String(255)),
+    UniqueConstraint("type", "resource_id"),
+    Index("ix_jobs_status_next_attempt_at", "status", "next_attempt_at"),
+    Index("ix_jobs_updated_at_id", "updated_at", "id"),
+)
+
+# History: one row per finished run (the Admin API's job log); ``status`` is what the run left the job in.
+job_logs = Table(
+    "job_logs", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("job_id", String(36), nullable=False, index=True),
+    Column("type", String(36), nullable=False),
+    Column("resource_id", String(255), nullable=False),
+    Column("project_id", String(255)),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("error", Text),
+    Column("started_at", DateTime),
+    Column("finished_at", DateTime, nullable=False),
+)
+
+# A resource being deleted centrally; regions must not lazily re-create it meanwhile.
+deleting_resources = Table(
+    "deleting_resources", metadata,
+    Column("resource_id", String(127), nullable=False),
+    Column("resource_type", String(64), nullable=False),
+    Column("deleted_at", DateTime, nullable=False),
+    PrimaryKeyConstraint("resource_id", "resource_type"),
+)

@@ -500,3 +500,19 @@ def eui64_address(prefix_cidr: Any, mac: Any) -> str:
         raise ValueError(f"Bad prefix type for generating IPv6 address by EUI-64: {prefix_cidr}")
     eui64 = ((mac_value >> 24) << 40) | (0xFFFE << 24) | (mac_value & 0xFFFFFF)
     return int_to_ip((int(net.network_address) + eui64) ^ _EUI64_UL_BIT, 6)
+
+
+def pools_without(pools: Iterable[Mapping[str, Any]], address: str | None) -> list[dict[str, str]]:
+    """Allocation pools with one address cut out (a region's copy of a subnet keeps its own
+    gateway out of its pools); pools that do not hold it are returned as they are."""
+    if address is None:
+        return [dict(p) for p in pools]
+    hole = _require_ip(address)
+    out: list[dict[str, str]] = []
+    for rng in pools_to_ranges(pools):
+        if not rng.holds(int(hole)):
+            out.append(rng.as_pool())
+            continue
+        out += [r.as_pool() for r in (IPRange(rng.first, int(hole) - 1, rng.version),
+                                      IPRange(int(hole) + 1, rng.last, rng.version)) if r.first <= r.last]
+    return out

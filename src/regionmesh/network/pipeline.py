@@ -88,6 +88,7 @@ class Pipeline:
     # ---- reads ------------------------------------------------------------------------------
     def get(self, ctx: RequestContext, svc: ResourceService, resource_id: str,
             fields: Sequence[str] = ()) -> dict[str, Any]:
+        self.core.role.check_readable(ctx, svc, resource_id)
         try:
             with self.core.db.read() as conn:
                 item = svc.get_raw(conn, ctx, resource_id)
@@ -265,7 +266,7 @@ class Pipeline:
             target = svc.policy_target(conn, ctx, original)
         self._enforce(ctx, f"delete_{rdef.member}", target, hide=True, resource_id=resource_id, svc=svc)
         self.core.role.before_delete(ctx, svc, original)
-        self.delete_item(ctx, svc, resource_id, expected)
+        self.core.role.run_delete(ctx, svc, original, lambda: self.delete_item(ctx, svc, resource_id, expected))
 
     def delete_item(self, ctx: RequestContext, svc: ResourceService, resource_id: str,
                     expected_revision: int | None = None) -> None:

@@ -7,7 +7,7 @@ forwarding bindings — plugs in here. The default role changes nothing (a stand
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from regionmesh.context import RequestContext
@@ -21,6 +21,14 @@ class Role:
     """Hooks the pipeline calls; every default is a no-op."""
 
     name = "standalone"
+
+    def check_readable(self, ctx: RequestContext, svc: ResourceService, resource_id: str) -> None:
+        """Before a GET by id (central hides resources that are being deleted)."""
+
+    def run_delete(self, ctx: RequestContext, svc: ResourceService, original: dict[str, Any],
+                   delete: Callable[[], None]) -> None:
+        """Run ``delete`` (the local delete); a role may wrap it (central deletes bottom copies first)."""
+        delete()
 
     def resolve_missing(self, ctx: RequestContext, svc: ResourceService, resource_id: str) -> dict[str, Any] | None:
         """A GET found nothing locally: return the resource after materialising it, or ``None``."""

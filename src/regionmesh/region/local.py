@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 from regionmesh.context import RequestContext
 from regionmesh.db import models as m
 from regionmesh.network import exceptions as exc
+from regionmesh.network import ipnet
 from regionmesh.network.attributes import prepare_post
 from regionmesh.network.core import NetworkCore
 from regionmesh.network.query import ListParams
@@ -44,29 +44,6 @@ _TO_CENTRAL = ("name", "description", "network_id", "admin_state_up", "device_id
 
 def reserved_gateway_name(region: str, subnet_id: str) -> str:
     return f"interface_{region}_{subnet_id}"
-
-
-def _text(version: int, number: int) -> str:
-    return str(ipaddress.IPv4Address(number) if version == 4 else ipaddress.IPv6Address(number))
-
-
-def pools_without(pools: Sequence[dict[str, str]], address: str | None) -> list[dict[str, str]]:
-    """Allocation pools with one address cut out (the region's own gateway)."""
-    if address is None:
-        return list(pools)
-    hole = int(ipaddress.ip_address(address))
-    out: list[dict[str, str]] = []
-    for pool in pools:
-        start, end = int(ipaddress.ip_address(pool["start"])), int(ipaddress.ip_address(pool["end"]))
-        if not start <= hole <= end:
-            out.append(dict(pool))
-            continue
-        version = ipaddress.ip_address(address).version
-        if start < hole:
-            out.append({"start": _text(version, start), "end": _text(version, hole - 1)})
-        if hole < end:
-            out.append({"start": _text(version, hole + 1), "end": _text(version, end)})
-    return out
 
 
 def is_internal(ctx: RequestContext) -> bool:
@@ -152,7 +129,7 @@ class RegionRole(Role):
         gateway = self._region_gateway(ctx, top)
         raw = {k: top[k] for k in _SUBNET_FIELDS if k in top}
         raw["gateway_ip"] = gateway
-        raw["allocation_pools"] = pools_without(top.get("allocation_pools") or [], gateway)
+        raw["allocation_pools"] = ipnet.pools_without(top.get("allocation_pools") or [], gateway)
         self._create_copy(ctx, self.core.subnets, raw, subnet_id, top.get("project_id"))
         return True
 

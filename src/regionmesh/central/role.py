@@ -1,0 +1,226 @@
+"""Central's multi-region decisions on top of the Neutron domain (the anchor's central plugin).
+
+* Availability-zone hints name pods by ``az_name`` or ``region_name``; anything else is a 400.
+* A port binding reported by a region records routings (port, network, subnets, security
+  groups → that region's pod, OQ-12) and writes the jobs it implies, **in the same transaction**
+  as the binding (transactional outbox): ``seg_rule_setup``, ``router_setup`` for every router
+  on the network, ``shadow_port_setup`` when the network spans regions.
+* Rule changes, router interfaces and network/subnet updates write their jobs the same way.
+* Resources being deleted are "not found" to a region's lazy lookup and "in deleting" (409) to
+  everyone else; security groups are deleted bottom first (SG-16…SG-19).
+
+Jobs are written through an injected :class:`JobOutbox`, so this layer never imports the job
+engine that later calls back into it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, select
+
+from regionmesh.central import deleting, pods, routings
+from regionmesh.context import RequestContext
+from regionmesh.db import models as m
+from regionmesh.network import callbacks as cb
+from regionmesh.network import exceptions as exc
+from regionmesh.network.core import NetworkCore
+from regionmesh.network.role import Role
+from regionmesh.network.service import ResourceService
+from regionmesh.region.driver import RegionDirectory
+
+LOG = logging.getLogger(__name__)
+
+# API collection -> routing resource type (the anchor's names)
+ROUTING_TYPES = {"networks": "network", "subnets": "subnet", "ports": "port", "security_groups": "security_group",
+                 "routers": "router", "floatingips": "floatingip"}
+
+
+class JobOutbox(Protocol):
+    """Writes a job row inside the caller's open transaction."""
+
+    def __call__(self, conn: Connection, job_type: str, resource: Mapping[str, str], project_id: str | None, *,
+                 now: datetime) -> Any: ...
+
+
+class UnknownAvailabilityZoneHint(exc.InvalidInput):
+    message = "Invalid input for operation: availability zone hint %(hint)s names no pod (give a pod's az_name " \
+              "or region_name; see GET /v1.0/pods)."
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class CentralRole(Role):
+    """The central (top) role of one NetworkCore."""
+
+    name = "central"
+
+    def __init__(self, core: NetworkCore, outbox: JobOutbox, directory: RegionDirectory,
+                 clock: Callable[[], datetime] = _now) -> None:
+        self.core = core
+        self.outbox = outbox
+        self.directory = directory
+        self.clock = clock
+
+    # ---- placement ----------------------------------------------------------------------------
+    def validate_az_hints(self, hints: Sequence[str]) -> None:
+        if not hints:
+            return
+        with self.core.db.read() as conn:
+            for hint in hints:
+                try:
+                    found = [p for p in pods.pods_for_hint(conn, hint) if not p.is_top]
+                except exc.NotFound:
+                    found = []
+                if not found:
+                    raise UnknownAvailabilityZoneHint(hint=hint)
+
+    def az_names(self) -> list[str]:
+        with self.core.db.read() as conn:
+            names: set[str] = set()
+            for pod in pods.list_pods(conn):
+                if not pod.is_top:
+                    names.update(n for n in (pod.az_name, pod.region_name) if n)
+            return sorted(names)
+
+    # ---- reads and deletes --------------------------------------------------------------------
+    def check_readable(self, ctx: RequestContext, svc: ResourceService, resource_id: str) -> None:
+        with self.core.db.read() as conn:
+            deleting.ensure_not_deleting(conn, resource_id, svc.rdef.member, for_region=ctx.origin_region is not None)
+
+    def run_delete(self, ctx: RequestContext, svc: ResourceService, original: dict[str, Any],
+                   delete: Callable[[], None]) -> None:
+        rtype = ROUTING_TYPES.get(svc.rdef.collection)
+        if rtype is None:
+            delete()
+            return
+        with deleting.deleting(self.core.db, original["id"], svc.rdef.member):
+            if rtype == "security_group":
+                self._check_group_unbound(original["id"])
+            self._delete_bottom_copies(original["id"], rtype)
+            delete()
+
+    def _check_group_unbound(self, sg_id: str) -> None:
+        """SG-16 step 3 / SG-19: the current bindings decide, before anything is touched."""
+        from regionmesh.network.security_groups import SecurityGroupInUse
+
+        with self.core.db.read() as conn:
+            bound = conn.execute(select(m.securitygroupportbindings.c.port_id).where(
+                m.securitygroupportbindings.c.security_group_id == sg_id).limit(1)).first()
+        if bound is not None:
+            raise SecurityGroupInUse(id=sg_id)
+
+    def _delete_bottom_copies(self, top_id: str, rtype: str) -> None:
+        """Bottom first: each region's copy, then its routing; the top goes last (SG-16 steps 5–6)."""
+        with self.core.db.read() as conn:
+            copies = routings.bottom_routings(conn, top_id, rtype)
+        collection = next(c for c, t in ROUTING_TYPES.items() if t == rtype)
+        for pod, bottom_id in copies:
+            self.directory.driver(pod.region_name).delete(collection, bottom_id)
+
+            def forget(conn: Connection, pod_id: str = pod.pod_id) -> None:
+                routings.delete_routings(conn, top_id, rtype, pod_id)
+
+            self.core.db.transaction(forget)
+
+    # ---- callbacks: routings and jobs in the same transaction -----------------------------------
+    def subscribe(self) -> None:
+        reg = self.core.registry
+        reg.subscribe(self._port_updated, cb.PORT, cb.PRECOMMIT_UPDATE)
+        reg.subscribe(self._rule_changed, cb.SECURITY_GROUP_RULE, cb.PRECOMMIT_CREATE)
+        reg.subscribe(self._rule_changed, cb.SECURITY_GROUP_RULE, cb.PRECOMMIT_DELETE)
+        reg.subscribe(self._interface_added, cb.ROUTER_INTERFACE, cb.PRECOMMIT_CREATE)
+        reg.subscribe(self._network_updated, cb.NETWORK, cb.PRECOMMIT_UPDATE)
+        reg.subscribe(self._subnet_updated, cb.SUBNET, cb.PRECOMMIT_UPDATE)
+
+    def _enqueue(self, conn: Connection, job_type: str, resource: Mapping[str, str], project_id: str | None) -> None:
+        self.outbox(conn, job_type, resource, project_id, now=self.clock())
+
+    def _pods_of(self, conn: Connection, top_id: str, rtype: str) -> list[pods.Pod]:
+        return [pod for pod, _ in routings.bottom_routings(conn, top_id, rtype)]
+
+    def _routers_on_network(self, conn: Connection, network_id: str) -> list[str]:
+        rows = conn.execute(select(m.routerports.c.router_id).join(m.ports, m.ports.c.id == m.routerports.c.port_id)
+                            .where(m.ports.c.network_id == network_id,
+                                   m.routerports.c.port_type == "network:router_interface").distinct())
+        return [r[0] for r in rows]
+
+    def _port_updated(self, resource: str, event: str, trigger: Any, payload: cb.EventPayload) -> None:
+        original, changes, latest = payload.states
+        conn = payload.connection
+        region = (latest.get("binding:profile") or {}).get("region")
+        if not region or not latest.get("binding:host_id"):
+            return
+        newly_bound = "binding:host_id" in changes or "binding:profile" in changes
+        if not newly_bound and "security_groups" not in changes:
+            return
+        pod = pods.get_pod_by_region(conn, region)
+        if pod is None:
+            LOG.warning("port %s bound in region %s, which is not a registered pod", latest["id"], region)
+            return
+        project = latest.get("project_id")
+        routings.add_routing(conn, latest["id"], latest["id"], pod.pod_id, project, "port")
+        routings.add_routing(conn, latest["network_id"], latest["network_id"], pod.pod_id, project, "network")
+        for fixed in latest.get("fixed_ips") or []:
+            routings.add_routing(conn, fixed["subnet_id"], fixed["subnet_id"], pod.pod_id, project, "subnet")
+        for sg_id in latest.get("security_groups") or []:
+            routings.add_routing(conn, sg_id, sg_id, pod.pod_id, project, "security_group")
+        if project and (latest.get("security_groups") or original.get("security_groups")):
+            self._enqueue(conn, "seg_rule_setup", {"project_id": project}, project)
+        if newly_bound:
+            for router_id in self._routers_on_network(conn, latest["network_id"]):
+                self._enqueue(conn, "router_setup", {"pod_id": pod.pod_id, "router_id": router_id,
+                                                     "network_id": latest["network_id"]}, project)
+            net_pods = self._pods_of(conn, latest["network_id"], "network")
+            if len(net_pods) > 1:
+                for other in net_pods:
+                    self._enqueue(conn, "shadow_port_setup", {"pod_id": other.pod_id,
+                                                              "network_id": latest["network_id"]}, project)
+
+    def _rule_changed(self, resource: str, event: str, trigger: Any, payload: cb.EventPayload) -> None:
+        conn = payload.connection
+        rule = payload.states[0]
+        project = conn.execute(select(m.securitygroups.c.project_id).where(
+            m.securitygroups.c.id == rule["security_group_id"])).scalar()
+        if project and self._pods_of(conn, rule["security_group_id"], "security_group"):
+            self._enqueue(conn, "seg_rule_setup", {"project_id": project}, project)
+
+    def _interface_added(self, resource: str, event: str, trigger: Any, payload: cb.EventPayload) -> None:
+        conn = payload.connection
+        router_id = payload.resource_id
+        port = payload.metadata.get("port") or {}
+        network_id = port.get("network_id")
+        if not router_id or not network_id:
+            return
+        project = conn.execute(select(m.routers.c.project_id).where(m.routers.c.id == router_id)).scalar()
+        for pod in self._pods_of(conn, network_id, "network"):
+            self._enqueue(conn, "router_setup", {"pod_id": pod.pod_id, "router_id": router_id,
+                                                 "network_id": network_id}, project)
+
+    def _network_updated(self, resource: str, event: str, trigger: Any, payload: cb.EventPayload) -> None:
+        latest = payload.states[-1]
+        for pod in self._pods_of(payload.connection, latest["id"], "network"):
+            self._enqueue(payload.connection, "update_network", {"pod_id": pod.pod_id, "network_id": latest["id"]},
+                          latest.get("project_id"))
+
+    def _subnet_updated(self, resource: str, event: str, trigger: Any, payload: cb.EventPayload) -> None:
+        latest = payload.states[-1]
+        for pod in self._pods_of(payload.connection, latest["id"], "subnet"):
+            self._enqueue(payload.connection, "subnet_update", {"pod_id": pod.pod_id, "subnet_id": latest["id"]},
+                          latest.get("project_id"))
+
+
+def install_central_role(core: NetworkCore, outbox: JobOutbox, directory: RegionDirectory,
+                         clock: Callable[[], datetime] = _now) -> CentralRole:
+    """Make ``core`` the central API: placement by pods, routings and jobs on changes."""
+    role = CentralRole(core, outbox, directory, clock)
+    core.role = role
+    core.az_names = role.az_names
+    core.validate_az_hints = role.validate_az_hints  # type: ignore[method-assign]
+    role.subscribe()
+    return role
