@@ -6,97 +6,16 @@ port, PUT the binding.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import httpx
-import pytest
+from multiregion import NOVA, PROJECT, MultiRegion, cloud, network
 from sqlalchemy import select
 
-from regionmesh.api.server import ThreadedServer, build_neutron
-from regionmesh.central import pods, routings
-from regionmesh.config import load_settings
+from regionmesh.api.server import ThreadedServer
 from regionmesh.db import models as m
-from regionmesh.db.clock import ManualClock
 from regionmesh.jobs import store
-from regionmesh.jobs.engine import JobContext, Worker
-from regionmesh.jobs.handlers import HANDLERS
 
-PROJECT = "e" * 32
-USER = {"X-Project-Id": PROJECT, "X-Roles": "member,reader", "X-User-Id": "demo"}
-NOVA = {"X-Project-Id": PROJECT, "X-Roles": "admin,member,reader,service", "X-User-Id": "nova"}
-
-
-class MultiRegion:
-    def __init__(self, tmp: Path) -> None:
-        settings = load_settings(env={}, database__url=f"sqlite:///{tmp}/central.db", auth__strategy="noauth",
-                                 role__role="central")
-        self.central_app = build_neutron(settings)
-        self.core = self.central_app.core
-        self.central_server = ThreadedServer(self.central_app).start()
-        self.regions: dict[str, ThreadedServer] = {}
-        self.region_apps: dict[str, Any] = {}
-        with self.core.db.begin() as conn:
-            pods.create_pod(conn, region_name="CentralRegion")
-        for name, az in (("RegionOne", "az1"), ("RegionTwo", "az2")):
-            rs = load_settings(env={}, database__url=f"sqlite:///{tmp}/{name}.db", auth__strategy="noauth",
-                               role__role="region", role__region_name=name, role__az_name=az,
-                               role__central_url=self.central_server.url)
-            app = build_neutron(rs)
-            self.region_apps[name] = app
-            self.regions[name] = ThreadedServer(app).start()
-            self.core.role.directory.endpoints[name] = self.regions[name].url
-            with self.core.db.begin() as conn:
-                pods.create_pod(conn, region_name=name, az_name=az)
-        self.clock = ManualClock()
-        self.worker = Worker(self.core.db, HANDLERS, JobContext(self.core, self.core.role.directory, self.clock))
-        self.central = httpx.Client(base_url=self.central_server.url + "/v2.0", headers=USER, timeout=30)
-        self.admin = httpx.Client(base_url=self.central_server.url + "/v2.0", timeout=30)
-
-    def region(self, name: str, headers: dict[str, str] = USER) -> httpx.Client:
-        return httpx.Client(base_url=self.regions[name].url + "/v2.0", headers=headers, timeout=30)
-
-    def boot(self, region: str, network_id: str, host: str, **port: Any) -> dict[str, Any]:
-        nova = self.region(region, NOVA)
-        nova.get(f"/networks/{network_id}").raise_for_status()
-        created = nova.post("/ports", json={"port": {"network_id": network_id, **port}})
-        assert created.status_code == 201, created.text
-        pid = created.json()["port"]["id"]
-        bound = nova.put(f"/ports/{pid}", json={"port": {"binding:host_id": host, "device_id": f"vm-{pid[:6]}",
-                                                         "device_owner": f"compute:{region}"}})
-        assert bound.status_code == 200, bound.text
-        return bound.json()["port"]  # type: ignore[no-any-return]
-
-    def routing_pods(self, top_id: str, rtype: str) -> set[str]:
-        with self.core.db.read() as conn:
-            return {p.region_name for p, _ in routings.bottom_routings(conn, top_id, rtype)}
-
-    def jobs(self) -> list[store.JobRow]:
-        with self.core.db.read() as conn:
-            return [store._job(r) for r in conn.execute(select(m.jobs))]
-
-    def close(self) -> None:
-        for server in self.regions.values():
-            server.stop()
-        self.central_server.stop()
-
-
-@pytest.fixture
-def cloud(tmp_path: Path) -> Iterator[MultiRegion]:
-    c = MultiRegion(tmp_path)
-    try:
-        yield c
-    finally:
-        c.close()
-
-
-def _network(c: MultiRegion, name: str, cidr: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    net = c.central.post("/networks", json={"network": {"name": name}}).json()["network"]
-    sub = c.central.post("/subnets", json={"subnet": {"network_id": net["id"], "cidr": cidr, "ip_version": 4,
-                                                      "name": f"{name}-subnet"}}).json()["subnet"]
-    return net, sub
-
+__all__ = ["cloud"]
 
 def _ingress_prefixes(rules: list[dict[str, Any]]) -> set[str]:
     return {r["remote_ip_prefix"] for r in rules if r["direction"] == "ingress" and r["remote_ip_prefix"]}
@@ -105,8 +24,8 @@ def _ingress_prefixes(rules: list[dict[str, Any]]) -> set[str]:
 def test_binding_records_routings_and_jobs_and_rules_converge(cloud: MultiRegion) -> None:
     """OQ-12 + SG-13 + SG-15 + OQ-02: each boot records routings; seg_rule_setup makes every region's
     copy of the default group admit exactly the members' addresses in all regions."""
-    net1, sub1 = _network(cloud, "net1", "10.0.1.0/24")
-    net2, sub2 = _network(cloud, "net2", "10.0.2.0/24")
+    net1, sub1 = network(cloud, "net1", "10.0.1.0/24")
+    net2, sub2 = network(cloud, "net2", "10.0.2.0/24")
     vm1 = cloud.boot("RegionOne", net1["id"], "host1")
     vm2 = cloud.boot("RegionTwo", net2["id"], "host2")
     assert vm2["fixed_ips"][0]["subnet_id"] == sub2["id"]
@@ -134,7 +53,7 @@ def test_binding_records_routings_and_jobs_and_rules_converge(cloud: MultiRegion
 
 
 def test_central_rule_change_reaches_every_copy(cloud: MultiRegion) -> None:
-    net1, _ = _network(cloud, "net1", "10.0.1.0/24")
+    net1, _ = network(cloud, "net1", "10.0.1.0/24")
     vm1 = cloud.boot("RegionOne", net1["id"], "host1")
     cloud.boot("RegionTwo", net1["id"], "host2")
     cloud.worker.run_until_idle()
@@ -156,7 +75,7 @@ def test_central_rule_change_reaches_every_copy(cloud: MultiRegion) -> None:
 def test_sc02_security_group_delete_bottom_first(cloud: MultiRegion) -> None:
     """SC-02 / SG-14…SG-19 / REG for seed 000: bind a new group to a bound port, delete is refused while
     bound (nothing changes), then after unbinding it is deleted bottom first and leaves nothing."""
-    net1, _ = _network(cloud, "net1", "10.0.1.0/24")
+    net1, _ = network(cloud, "net1", "10.0.1.0/24")
     vm1 = cloud.boot("RegionOne", net1["id"], "host1")
     test_sg = cloud.central.post("/security-groups", json={"security_group": {"name": "Test"}}).json()[
         "security_group"]
@@ -199,7 +118,7 @@ def test_deleting_marker_hides_from_regions_and_conflicts_for_others(cloud: Mult
 
 
 def test_region_down_jobs_retry_and_converge(cloud: MultiRegion) -> None:
-    net1, _ = _network(cloud, "net1", "10.0.1.0/24")
+    net1, _ = network(cloud, "net1", "10.0.1.0/24")
     vm1 = cloud.boot("RegionOne", net1["id"], "host1")
     sg = vm1["security_groups"][0]
     url = cloud.regions["RegionOne"].url
@@ -214,3 +133,35 @@ def test_region_down_jobs_retry_and_converge(cloud: MultiRegion) -> None:
     assert [j.status for j in cloud.worker.run_until_idle()] == ["SUCCESS"]
     copy = cloud.region("RegionOne").get(f"/security-groups/{sg}").json()["security_group"]
     assert _ingress_prefixes(copy["security_group_rules"]) == {f"{vm1['fixed_ips'][0]['ip_address']}/32"}
+
+
+def test_network_delete_bottom_first_leaves_no_copy_and_no_routing(cloud: MultiRegion) -> None:
+    net1, sub1 = network(cloud, "net1", "10.0.1.0/24")
+    vm1 = cloud.boot("RegionOne", net1["id"], "host1")
+    busy = cloud.central.delete(f"/networks/{net1['id']}")
+    assert busy.status_code == 409 and busy.json()["NeutronError"]["type"] == "NetworkInUse"
+    assert cloud.region("RegionOne").get(f"/networks/{net1['id']}").status_code == 200
+    assert cloud.routing_pods(net1["id"], "network") == {"RegionOne"}
+    # deleting the VM's port in the region deletes it in central; its routing goes with a port_delete job
+    assert cloud.region("RegionOne", NOVA).delete(f"/ports/{vm1['id']}").status_code == 204
+    cloud.worker.run_until_idle()
+    assert cloud.routing_pods(vm1["id"], "port") == set()
+    assert cloud.central.delete(f"/networks/{net1['id']}").status_code == 204
+    assert cloud.region("RegionOne", {}).get(f"/networks/{net1['id']}").status_code == 404
+    assert cloud.region("RegionOne", {}).get(f"/subnets/{sub1['id']}").status_code == 404
+    assert cloud.routing_pods(net1["id"], "network") == set()
+    assert cloud.routing_pods(sub1["id"], "subnet") == set()
+    leftovers = cloud.admin.get("/ports", params={"network_id": net1["id"]}).json()["ports"]
+    assert leftovers == []
+
+
+def test_port_deleted_in_central_goes_from_the_region_by_job(cloud: MultiRegion) -> None:
+    net1, _ = network(cloud, "net1", "10.0.1.0/24")
+    vm1 = cloud.boot("RegionOne", net1["id"], "host1")
+    admin_central = cloud.admin
+    assert admin_central.delete(f"/ports/{vm1['id']}").status_code == 204
+    types = sorted(j.type for j in cloud.jobs() if j.status == "NEW")
+    assert "port_delete" in types
+    cloud.worker.run_until_idle()
+    assert cloud.region("RegionOne", {}).get(f"/ports/{vm1['id']}").status_code == 404
+    assert cloud.routing_pods(vm1["id"], "port") == set()

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +27,6 @@ from regionmesh.identity.bootstrap import BootstrapResult, BootstrapSpec, Catalo
 from regionmesh.identity.passwords import Passwords
 from regionmesh.network import exceptions as exc
 
-# openstacksdk's own deprecation notices about its internals are not ours to fix.
-pytestmark = pytest.mark.filterwarnings("ignore::Warning:openstack")
-
 ADMIN_PW, DEMO_PW = "admin-lab-pw", "demo-lab-pw"
 REGION_ONE_NEUTRON, CENTRAL_NEUTRON = "http://127.0.0.1:9601", "http://127.0.0.1:20001"
 CATALOG = (
@@ -39,6 +37,14 @@ CATALOG = (
     CatalogEntry("volumev3", "cinderv3", "RegionOne", "http://127.0.0.1:8801/v3"),
     CatalogEntry("image", "glance", "RegionOne", "http://127.0.0.1:9292"),
 )
+
+
+@pytest.fixture(autouse=True)
+def _quiet_sdk() -> Iterator[None]:
+    """openstacksdk's deprecation notices about its own internals are not ours to fix."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", module="openstack")
+        yield
 
 
 @dataclass

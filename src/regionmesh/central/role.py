@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, or_, select
 
 from regionmesh.central import deleting, pods, routings
 from regionmesh.context import RequestContext
@@ -37,6 +37,14 @@ LOG = logging.getLogger(__name__)
 # API collection -> routing resource type (the anchor's names)
 ROUTING_TYPES = {"networks": "network", "subnets": "subnet", "ports": "port", "security_groups": "security_group",
                  "routers": "router", "floatingips": "floatingip"}
+
+
+# device_id of the central ports that reserve each region's gateway address on a subnet
+RESERVED_GATEWAY_DEVICE = "reserved_gateway_port"
+
+
+def _reserved_or_network_owned() -> Any:
+    return or_(m.ports.c.device_id == RESERVED_GATEWAY_DEVICE, m.ports.c.device_owner.like("network:dhcp%"))
 
 
 class JobOutbox(Protocol):
@@ -95,28 +103,58 @@ class CentralRole(Role):
 
     def run_delete(self, ctx: RequestContext, svc: ResourceService, original: dict[str, Any],
                    delete: Callable[[], None]) -> None:
+        """Bottom first, then top, under a deleting marker that is always removed (SG-16…SG-19).
+
+        Checks that can refuse the delete run first, so a refused delete changes nothing. Ports are
+        the exception: their bottom copies go through ``port_delete`` jobs written with the delete.
+        """
         rtype = ROUTING_TYPES.get(svc.rdef.collection)
-        if rtype is None:
+        if rtype is None or rtype in ("port", "floatingip"):
             delete()
             return
         with deleting.deleting(self.core.db, original["id"], svc.rdef.member):
-            if rtype == "security_group":
-                self._check_group_unbound(original["id"])
+            self._precheck(rtype, original)
             self._delete_bottom_copies(original["id"], rtype)
+            if rtype in ("network", "subnet"):
+                self._forget_dependents(ctx, rtype, original)
             delete()
 
-    def _check_group_unbound(self, sg_id: str) -> None:
-        """SG-16 step 3 / SG-19: the current bindings decide, before anything is touched."""
+    def _precheck(self, rtype: str, original: dict[str, Any]) -> None:
+        from regionmesh.network.networks import NetworkInUse
         from regionmesh.network.security_groups import SecurityGroupInUse
 
         with self.core.db.read() as conn:
-            bound = conn.execute(select(m.securitygroupportbindings.c.port_id).where(
-                m.securitygroupportbindings.c.security_group_id == sg_id).limit(1)).first()
-        if bound is not None:
-            raise SecurityGroupInUse(id=sg_id)
+            if rtype == "security_group":
+                # SG-19: the current bindings decide, before anything is touched.
+                bound = conn.execute(select(m.securitygroupportbindings.c.port_id).where(
+                    m.securitygroupportbindings.c.security_group_id == original["id"]).limit(1)).first()
+                if bound is not None:
+                    raise SecurityGroupInUse(id=original["id"])
+            elif rtype == "network":
+                busy = conn.execute(select(m.ports.c.id).where(
+                    m.ports.c.network_id == original["id"], ~_reserved_or_network_owned()).limit(1)).first()
+                if busy is not None:
+                    raise NetworkInUse(net_id=original["id"])
+
+    def _forget_dependents(self, ctx: RequestContext, rtype: str, original: dict[str, Any]) -> None:
+        """A network or subnet leaves no routing of its subnets and no reserved gateway port behind."""
+        def work(conn: Connection) -> None:
+            if rtype == "network":
+                subnet_ids = [r[0] for r in conn.execute(select(m.subnets.c.id).where(
+                    m.subnets.c.network_id == original["id"]))]
+                reserved = m.ports.c.network_id == original["id"]
+            else:
+                subnet_ids = [original["id"]]
+                reserved = m.ports.c.id.in_(select(m.ipallocations.c.port_id).where(
+                    m.ipallocations.c.subnet_id == original["id"]))
+            for subnet_id in subnet_ids:
+                routings.delete_routings(conn, subnet_id, "subnet")
+            conn.execute(m.ports.delete().where(reserved, m.ports.c.device_id == RESERVED_GATEWAY_DEVICE))
+
+        self.core.db.transaction(work)
 
     def _delete_bottom_copies(self, top_id: str, rtype: str) -> None:
-        """Bottom first: each region's copy, then its routing; the top goes last (SG-16 steps 5–6)."""
+        """Each region's copy, then its routing; the top goes last (SG-16 steps 5–6)."""
         with self.core.db.read() as conn:
             copies = routings.bottom_routings(conn, top_id, rtype)
         collection = next(c for c, t in ROUTING_TYPES.items() if t == rtype)
@@ -132,6 +170,7 @@ class CentralRole(Role):
     def subscribe(self) -> None:
         reg = self.core.registry
         reg.subscribe(self._port_updated, cb.PORT, cb.PRECOMMIT_UPDATE)
+        reg.subscribe(self._port_deleted, cb.PORT, cb.PRECOMMIT_DELETE)
         reg.subscribe(self._rule_changed, cb.SECURITY_GROUP_RULE, cb.PRECOMMIT_CREATE)
         reg.subscribe(self._rule_changed, cb.SECURITY_GROUP_RULE, cb.PRECOMMIT_DELETE)
         reg.subscribe(self._interface_added, cb.ROUTER_INTERFACE, cb.PRECOMMIT_CREATE)
@@ -181,6 +220,13 @@ class CentralRole(Role):
                 for other in net_pods:
                     self._enqueue(conn, "shadow_port_setup", {"pod_id": other.pod_id,
                                                               "network_id": latest["network_id"]}, project)
+
+    def _port_deleted(self, resource: str, event: str, trigger: Any, payload: cb.EventPayload) -> None:
+        """Bottom copies of a deleted port go through ``port_delete`` jobs, written with the delete."""
+        original = payload.states[0]
+        for pod in self._pods_of(payload.connection, original["id"], "port"):
+            self._enqueue(payload.connection, "port_delete", {"pod_id": pod.pod_id, "port_id": original["id"]},
+                          original.get("project_id"))
 
     def _rule_changed(self, resource: str, event: str, trigger: Any, payload: cb.EventPayload) -> None:
         conn = payload.connection
