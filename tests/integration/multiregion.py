@@ -30,7 +30,9 @@ NOVA = {"X-Project-Id": PROJECT, "X-Roles": "admin,member,reader,service", "X-Us
 
 class MultiRegion:
     def __init__(self, tmp: Path) -> None:
-        settings = load_settings(env={}, database__url=f"sqlite:///{tmp}/central.db", auth__strategy="noauth",
+        self.tmp = tmp
+        self.central_db_url = f"sqlite:///{tmp}/central.db"
+        settings = load_settings(env={}, database__url=self.central_db_url, auth__strategy="noauth",
                                  role__role="central")
         self.central_app = build_neutron(settings)
         self.core = self.central_app.core
@@ -53,6 +55,9 @@ class MultiRegion:
         self.worker = Worker(self.core.db, HANDLERS, JobContext(self.core, self.core.role.directory, self.clock))
         self.central = httpx.Client(base_url=self.central_server.url + "/v2.0", headers=USER, timeout=30)
         self.admin = httpx.Client(base_url=self.central_server.url + "/v2.0", timeout=30)
+
+    def region_db_path(self, name: str) -> str:
+        return str(self.tmp / f"{name}.db")
 
     def region(self, name: str, headers: dict[str, str] = USER) -> httpx.Client:
         return httpx.Client(base_url=self.regions[name].url + "/v2.0", headers=headers, timeout=30)

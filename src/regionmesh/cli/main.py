@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from typing import Any
 
 from regionmesh.config import load_settings
 
@@ -54,6 +55,41 @@ def _lab_up(args: argparse.Namespace) -> int:
     return run_foreground(opts)
 
 
+def _worker(args: argparse.Namespace) -> int:
+    """A job worker process: claims due jobs from the central database and runs them until stopped."""
+    import signal
+    import threading
+
+    from regionmesh.db.engine import Database
+    from regionmesh.db.migrate import upgrade
+    from regionmesh.jobs.engine import JobContext, Worker
+    from regionmesh.jobs.handlers import HANDLERS
+    from regionmesh.jobs.store import backoff_from_settings
+    from regionmesh.network.core import NetworkCore
+    from regionmesh.region.driver import RegionDirectory
+
+    overrides: dict[str, Any] = {"auth__strategy": "noauth"}
+    if args.database:
+        overrides["database__url"] = args.database
+    settings = load_settings(args.config_file, **overrides)
+    endpoints = dict(settings.role.region_endpoints)
+    for item in args.region_endpoint or []:
+        name, _, url = item.partition("=")
+        endpoints[name] = url
+    upgrade(settings.database.url)
+    core = NetworkCore(settings, Database(settings.database.url))
+    worker = Worker(core.db, HANDLERS, JobContext(core, RegionDirectory(endpoints)), worker_id=args.worker_id,
+                    lease_seconds=args.lease or settings.admin.job_lease_seconds,
+                    backoff=backoff_from_settings(settings.admin))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    print(f"regionmesh: job worker {worker.worker_id} on {settings.database.url.split('@')[-1]} "
+          f"({len(endpoints)} regions)", flush=True)
+    worker.run_forever(stop)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="regionmesh", description="One Neutron API for a multi-region cloud.")
     parser.add_argument("--config-file", help="TOML settings file (also REGIONMESH_CONFIG)")
@@ -76,6 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--register-pods", action="store_true",
                     help="register CentralRegion and the regions as pods (by default the operator does it)")
     up.set_defaults(func=_lab_up)
+    worker = sub.add_parser("worker", help="run a job worker against the central database")
+    worker.add_argument("--database", help="central database URL")
+    worker.add_argument("--region-endpoint", action="append", metavar="REGION=URL",
+                        help="a region's Neutron endpoint (repeat per region)")
+    worker.add_argument("--worker-id")
+    worker.add_argument("--lease", type=float, help="lease seconds (default: admin.job_lease_seconds)")
+    worker.set_defaults(func=_worker)
     db = sub.add_parser("db-upgrade", help="bring the database schema up to date")
     db.add_argument("--database")
     db.set_defaults(func=_db_upgrade)
