@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -56,6 +57,9 @@ class Database:
         self.url = url
         self.retry_limit = retry_limit
         self.is_sqlite = url.startswith("sqlite")
+        # SQLite has one writer; queueing this process's writers here avoids SQLite's busy handler,
+        # which sleeps in steps of up to 100 ms. Other processes still meet the busy timeout.
+        self._writer = threading.RLock() if self.is_sqlite else None
         self.engine: Engine = self._make_engine(url, echo=echo, pool_size=pool_size)
 
     def _make_engine(self, url: str, *, echo: bool, pool_size: int) -> Engine:
@@ -94,11 +98,14 @@ class Database:
     @contextmanager
     def begin(self, *, write: bool = True) -> Iterator[Connection]:
         """One transaction; commits on success, rolls back on any exception."""
-        with self.engine.connect() as conn:
-            if self.is_sqlite and write:
+        if self._writer is not None and write:
+            with self._writer, self.engine.connect() as conn:
                 conn = conn.execution_options(sqlite_begin="IMMEDIATE")
-            with conn.begin():
-                yield conn
+                with conn.begin():
+                    yield conn
+            return
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

@@ -135,7 +135,7 @@ class IdentityStore:
             if conn.execute(select(kind.table.c.id).where(kind.table.c.id == new)).first():
                 raise Conflict(f"Duplicate ID, {new}.")
             row = {**values, "id": new, "extra": _dumps(extra)}
-            self._check(conn, kind, row, None)
+            self._check(conn, kind, row)
             try:
                 conn.execute(insert(kind.table).values(**row))
             except IntegrityError as err:
@@ -173,7 +173,7 @@ class IdentityStore:
                     raise BadRequest(f"Cannot change the {key} of a {kind.member}.")
             merged_extra = {**_loads(old["extra"], {}), **extra}
             row = {**values, "extra": _dumps({k: v for k, v in merged_extra.items() if v is not None})}
-            self._check(conn, kind, {**dict(old), **row}, old)
+            self._check(conn, kind, {**dict(old), **row})
             try:
                 conn.execute(update(kind.table).where(kind.table.c.id == entity_id).values(**row))
             except IntegrityError as err:
@@ -426,7 +426,7 @@ class IdentityStore:
                 extra[key] = value
         return values, extra, password
 
-    def _check(self, conn: Connection, kind: Kind, row: dict[str, Any], old: Mapping[str, Any] | None) -> None:
+    def _check(self, conn: Connection, kind: Kind, row: dict[str, Any]) -> None:
         """Referential and uniqueness rules, with Keystone's status codes."""
         t = kind.table.c
         if kind.member in ("project", "user"):

@@ -22,6 +22,7 @@ from regionmesh.central import pods
 from regionmesh.config import Settings, load_settings
 from regionmesh.jobs.engine import JobContext, Worker, WorkerPool
 from regionmesh.jobs.handlers import HANDLERS
+from regionmesh.network import callbacks as cb
 
 CENTRAL_PORT = 20001
 ADMIN_PORT = 19999
@@ -118,10 +119,23 @@ class Lab:
             self._serve(f"{name} Neutron API ({az})", build_neutron(settings), port)
         if opts.register_pods:
             self.register_pods()
+        self.start_workers()
+        # Workers sleep until the next job is due; a change in central wakes them at once.
+        for resource in (cb.PORT, cb.SECURITY_GROUP_RULE, cb.ROUTER_INTERFACE, cb.ROUTER, cb.NETWORK, cb.SUBNET,
+                         cb.FLOATING_IP):
+            for event in (cb.AFTER_CREATE, cb.AFTER_UPDATE, cb.AFTER_DELETE):
+                core.registry.subscribe(self._wake_workers, resource, event)
+
+    def _wake_workers(self, resource: str, event: str, trigger: Any, payload: Any = None) -> None:
+        if self.workers is not None:
+            self.workers.wake()
+
+    def start_workers(self) -> None:
+        core = self.central_app.core
         directory = core.role.directory
         self.workers = WorkerPool(lambda i: Worker(core.db, HANDLERS, JobContext(core, directory),
-                                                   worker_id=f"lab-worker-{i}"), opts.workers).start()
-        self.say(f"[lab] {opts.workers} job workers running")
+                                                   worker_id=f"lab-worker-{i}"), self.opts.workers).start()
+        self.say(f"[lab] {self.opts.workers} job workers running")
 
     def register_pods(self) -> None:
         core = self.central_app.core
