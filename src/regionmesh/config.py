@@ -96,6 +96,10 @@ class RoleSettings:
     central_timeout: float = 10.0
     # For central: each region's Neutron endpoint (lab; a real cloud finds them in the Keystone catalog).
     region_endpoints: dict[str, str] = field(default_factory=dict)
+    # For central: the region of an external network created without a hint (OQ-03; "" = refuse).
+    default_region_for_external_network: str = ""
+    # For central: the pool each project's /24 bridge subnet (joining its routers' regions) comes from.
+    bridge_cidr: str = "100.0.0.0/9"
 
 
 @dataclass
@@ -111,6 +115,20 @@ class AdminApiSettings:
 
 
 @dataclass
+class IdentitySettings:
+    """The lab's Keystone v3 subset (production uses a real Keystone)."""
+
+    host: str = "127.0.0.1"
+    port: int = 5000
+    database_url: str = "sqlite:///identity.db"
+    # Base URL for version links and WWW-Authenticate; None: taken from each request.
+    public_url: str | None = None
+    token_expiration: int = 3600
+    admin_project_name: str = "admin"
+    admin_project_domain_name: str = "Default"
+
+
+@dataclass
 class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
@@ -118,6 +136,7 @@ class Settings:
     network: NetworkSettings = field(default_factory=NetworkSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
     admin: AdminApiSettings = field(default_factory=AdminApiSettings)
+    identity: IdentitySettings = field(default_factory=IdentitySettings)
     role: RoleSettings = field(default_factory=RoleSettings)
 
 

@@ -26,7 +26,7 @@ NOVA = {"X-Project-Id": PROJECT, "X-Roles": "admin,member,reader,service", "X-Us
 
 
 def _free_offset(opts: LabOptions) -> int:
-    ports = [opts.central_port, opts.admin_port] + [p for _, _, p in opts.region_names()]
+    ports = [opts.identity_port, opts.central_port, opts.admin_port] + [p for _, _, p in opts.region_names()]
     for _ in range(50):
         offset = random.randrange(10000, 30000)
         if not any(port_in_use(opts.host, p + offset) for p in ports):
@@ -36,7 +36,7 @@ def _free_offset(opts: LabOptions) -> int:
 
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[Lab]:
-    opts = LabOptions(state_dir=tmp_path / "lab")
+    opts = LabOptions(state_dir=tmp_path / "lab", noauth=True)
     opts.port_offset = _free_offset(opts)
     out = io.StringIO()
     running = Lab(opts, out=out)

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import socket
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
@@ -33,8 +34,20 @@ def build_neutron(settings: Settings, *, migrate: bool = True) -> Any:
         from regionmesh.jobs.store import enqueue
         from regionmesh.region.driver import RegionDirectory
 
-        install_central_role(core, enqueue, RegionDirectory(settings.role.region_endpoints))
+        install_central_role(core, enqueue, RegionDirectory(settings.role.region_endpoints,
+                                                            token=service_token(settings)))
     return create_app(core)
+
+
+def service_token(settings: Settings) -> Callable[[], str] | None:
+    """The service's own token source for calls to other services (None in noauth deployments)."""
+    auth = settings.auth
+    if auth.strategy != "keystone" or not auth.password:
+        return None
+    from regionmesh.identity.client import ServiceToken
+
+    return ServiceToken(auth.auth_url, auth.username, auth.password, auth.project_name,
+                        user_domain_name=auth.user_domain_name, project_domain_name=auth.project_domain_name)
 
 
 def port_in_use(host: str, port: int) -> bool:

@@ -51,7 +51,7 @@ def _lab_up(args: argparse.Namespace) -> int:
     from regionmesh.lab.launcher import LabOptions, run_foreground
 
     opts = LabOptions(state_dir=Path(args.state_dir), port_offset=args.port_offset, database=args.database,
-                      regions=args.regions, register_pods=args.register_pods)
+                      regions=args.regions, register_pods=args.register_pods, noauth=args.noauth)
     return run_foreground(opts)
 
 
@@ -60,6 +60,7 @@ def _worker(args: argparse.Namespace) -> int:
     import signal
     import threading
 
+    from regionmesh.api.server import service_token
     from regionmesh.db.engine import Database
     from regionmesh.db.migrate import upgrade
     from regionmesh.jobs.engine import JobContext, Worker
@@ -68,7 +69,7 @@ def _worker(args: argparse.Namespace) -> int:
     from regionmesh.network.core import NetworkCore
     from regionmesh.region.driver import RegionDirectory
 
-    overrides: dict[str, Any] = {"auth__strategy": "noauth"}
+    overrides: dict[str, Any] = {}
     if args.database:
         overrides["database__url"] = args.database
     settings = load_settings(args.config_file, **overrides)
@@ -78,7 +79,8 @@ def _worker(args: argparse.Namespace) -> int:
         endpoints[name] = url
     upgrade(settings.database.url)
     core = NetworkCore(settings, Database(settings.database.url))
-    worker = Worker(core.db, HANDLERS, JobContext(core, RegionDirectory(endpoints)), worker_id=args.worker_id,
+    directory = RegionDirectory(endpoints, token=service_token(settings))
+    worker = Worker(core.db, HANDLERS, JobContext(core, directory), worker_id=args.worker_id,
                     lease_seconds=args.lease or settings.admin.job_lease_seconds,
                     backoff=backoff_from_settings(settings.admin))
     stop = threading.Event()
@@ -109,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--port-offset", type=int, default=0, help="shift every listener's port by N")
     up.add_argument("--database", help="central database URL (default: SQLite in the state directory)")
     up.add_argument("--regions", type=int, default=2, help="how many lab regions (default 2)")
+    up.add_argument("--noauth", action="store_true", help="no identity service: trust identity headers (tests)")
     up.add_argument("--register-pods", action="store_true",
                     help="register CentralRegion and the regions as pods (by default the operator does it)")
     up.set_defaults(func=_lab_up)

@@ -1,20 +1,26 @@
 """The lab: the one-machine multi-region cloud, started from one command.
 
-Today the lab runs central's Neutron API (CentralRegion), the Admin API (pods, routings, jobs),
-job workers, and N lab regions (RegionOne/az1, RegionTwo/az2, …) each with its own Neutron API and
-database; identity, compute and the data plane join as their issues land. Every listener is
+Today the lab runs the identity service (a Keystone v3 subset with a catalog of every endpoint),
+central's Neutron API (CentralRegion), the Admin API (pods, routings, jobs), job workers, and N lab
+regions (RegionOne/az1, RegionTwo/az2, …) each with its own Neutron API and database; compute and
+the data plane join as their issues land. It writes ``clouds.yaml`` (clouds ``regionmesh-admin``
+and ``regionmesh-demo``) into its state directory; passwords are generated once and kept there. Every listener is
 configurable and ``port_offset`` shifts them all, so a lab can run beside another OpenStack.
 The lab registers pods only with ``register_pods``: by default the operator does, as in seed 001.
 """
 
 from __future__ import annotations
 
+import json
+import secrets
 import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
+
+import yaml
 
 from regionmesh.api.admin_v1 import create_admin_app
 from regionmesh.api.server import ThreadedServer, build_neutron, port_in_use
@@ -24,6 +30,7 @@ from regionmesh.jobs.engine import JobContext, Worker, WorkerPool
 from regionmesh.jobs.handlers import HANDLERS
 from regionmesh.network import callbacks as cb
 
+IDENTITY_PORT = 5000
 CENTRAL_PORT = 20001
 ADMIN_PORT = 19999
 REGION_BASE_PORT = 9696
@@ -34,6 +41,7 @@ class LabOptions:
     state_dir: Path = Path(".lab")
     host: str = "127.0.0.1"
     port_offset: int = 0
+    identity_port: int = IDENTITY_PORT
     central_port: int = CENTRAL_PORT
     admin_port: int = ADMIN_PORT
     region_base_port: int = REGION_BASE_PORT
@@ -41,6 +49,8 @@ class LabOptions:
     workers: int = 2
     database: str | None = None
     register_pods: bool = False
+    # Trust identity headers instead of tokens (tests that predate identity; never for users).
+    noauth: bool = False
 
     def url(self, port: int) -> str:
         return f"http://{self.host}:{port + self.port_offset}"
@@ -63,13 +73,33 @@ class PortTaken(RuntimeError):
     """A lab listener's port is in use; the message names the service and the way out."""
 
 
+SERVICE_USER = "regionmesh"
+
+
+def lab_secrets(state_dir: Path) -> dict[str, str]:
+    """The lab's passwords: generated on first start, kept (0600) so a second ``lab up`` reuses them."""
+    path = state_dir / "secrets.json"
+    if path.exists():
+        return dict(json.loads(path.read_text()))
+    secrets_ = {name: secrets.token_urlsafe(12) for name in ("admin", "demo", SERVICE_USER)}
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(secrets_))
+    return secrets_
+
+
 def _settings(opts: LabOptions, db_name: str, port: int, **extra: Any) -> Settings:
     opts.state_dir.mkdir(parents=True, exist_ok=True)
     url = f"sqlite:///{opts.state_dir.resolve()}/{db_name}.db"
     if db_name == "central" and opts.database:
         url = opts.database
-    return load_settings(env={}, database__url=url, auth__strategy="noauth", api__host=opts.host,
-                         api__port=port + opts.port_offset, **extra)
+    if opts.noauth:
+        auth: dict[str, Any] = {"auth__strategy": "noauth"}
+    else:
+        auth = {"auth__strategy": "keystone", "auth__auth_url": opts.url(opts.identity_port) + "/v3",
+                "auth__username": SERVICE_USER, "auth__password": lab_secrets(opts.state_dir)[SERVICE_USER],
+                "auth__project_name": "service"}
+    return load_settings(env={}, database__url=url, api__host=opts.host, api__port=port + opts.port_offset,
+                         **auth, **extra)
 
 
 class Lab:
@@ -88,6 +118,8 @@ class Lab:
     def _check_ports(self) -> None:
         opts = self.opts
         wanted = [("central Neutron API", opts.central_port), ("Admin API", opts.admin_port)]
+        if not opts.noauth:
+            wanted.append(("identity", opts.identity_port))
         wanted += [(f"{name} Neutron API", port) for name, _, port in opts.region_names()]
         for name, port in wanted:
             if port_in_use(opts.host, port + opts.port_offset):
@@ -103,9 +135,12 @@ class Lab:
     def start(self) -> None:
         opts = self.opts
         self._check_ports()
-        self.say(f"[lab] state directory {opts.state_dir.resolve()} (authentication off until the lab identity "
-                 f"service lands: every caller is trusted)")
+        self.say(f"[lab] state directory {opts.state_dir.resolve()}")
         endpoints = {name: opts.url(port) for name, _, port in opts.region_names()}
+        if opts.noauth:
+            self.say("[lab] WARNING: --noauth: authentication is off, every caller is trusted")
+        else:
+            self._start_identity(endpoints)
         central = _settings(opts, "central", opts.central_port, role__role="central",
                             role__region_endpoints=endpoints)
         self.say("[lab] central: preparing database…")
@@ -137,6 +172,48 @@ class Lab:
                                                    worker_id=f"lab-worker-{i}"), self.opts.workers).start()
         self.say(f"[lab] {self.opts.workers} job workers running")
 
+    def _start_identity(self, endpoints: dict[str, str]) -> None:
+        """Identity first: every other service validates tokens against it."""
+        from regionmesh.api.identity_v3 import create_identity_app
+        from regionmesh.identity.bootstrap import BootstrapSpec, CatalogEntry, bootstrap
+
+        opts = self.opts
+        self.say("[lab] identity: preparing database…")
+        app = create_identity_app(f"sqlite:///{opts.state_dir.resolve()}/identity.db", token_expiration=86400)
+        server = ThreadedServer(app, opts.host, opts.identity_port + opts.port_offset)
+        catalog = [CatalogEntry("network", "neutron", "CentralRegion", opts.central_url),
+                   CatalogEntry("multiregion-networking", "regionmesh", "CentralRegion",
+                                opts.url(opts.admin_port) + "/v1.0")]
+        catalog += [CatalogEntry("network", "neutron", name, url) for name, url in endpoints.items()]
+        pw = lab_secrets(opts.state_dir)
+        bootstrap(app.store, BootstrapSpec(admin_password=pw["admin"], demo_password=pw["demo"],
+                                           identity_url=server.url + "/v3", catalog=catalog,
+                                           service_users={SERVICE_USER: pw[SERVICE_USER]},
+                                           regions=["CentralRegion", *endpoints]))
+        server.start()
+        self.servers.append(("identity", server))
+        self.say(f"[lab] identity ready on {server.url}/v3")
+        self.write_clouds_yaml()
+
+    @property
+    def clouds_yaml(self) -> Path:
+        return self.opts.state_dir / "clouds.yaml"
+
+    def write_clouds_yaml(self) -> None:
+        opts = self.opts
+        pw = lab_secrets(opts.state_dir)
+
+        def cloud(user: str, project: str) -> dict[str, Any]:
+            return {"auth": {"auth_url": opts.url(opts.identity_port) + "/v3", "username": user,
+                             "password": pw[user], "project_name": project, "user_domain_name": "Default",
+                             "project_domain_name": "Default"},
+                    "regions": ["CentralRegion", *(name for name, _, _ in opts.region_names())],
+                    "identity_api_version": 3, "interface": "public"}
+
+        doc = {"clouds": {"regionmesh-admin": cloud("admin", "admin"), "regionmesh-demo": cloud("demo", "demo")}}
+        self.clouds_yaml.touch(mode=0o600)
+        self.clouds_yaml.write_text(yaml.safe_dump(doc, sort_keys=False))
+
     def register_pods(self) -> None:
         core = self.central_app.core
         with core.db.begin() as conn:
@@ -159,8 +236,10 @@ class Lab:
     def summary(self) -> str:
         opts = self.opts
         admin = opts.url(opts.admin_port)
-        lines = ["", "RegionMesh lab is up.",
-                 f"  CentralRegion  Neutron v2.0   {opts.central_url}/v2.0",
+        lines = ["", "RegionMesh lab is up."]
+        if not opts.noauth:
+            lines += [f"  identity       Keystone v3    {opts.url(opts.identity_port)}/v3"]
+        lines += [f"  CentralRegion  Neutron v2.0   {opts.central_url}/v2.0",
                  f"  Admin API      (pods, jobs)   {admin}/v1.0"]
         lines += [f"  {name:<14} Neutron v2.0   {opts.url(port)}/v2.0  ({az})" for name, az, port in
                   opts.region_names()]
@@ -170,9 +249,15 @@ class Lab:
         lines += [f"  curl -X POST {admin}/v1.0/pods -H 'Content-Type: application/json' "
                   f"-d '{{\"pod\": {{\"region_name\": \"{n}\", \"az_name\": \"{az}\"}}}}'"
                   for n, az, _ in opts.region_names()]
-        lines += ["then create networks in CentralRegion:",
-                  f"  openstack --os-auth-type none --os-endpoint {opts.central_url} network create net1",
-                  "", "Ctrl-C stops the lab."]
+        if opts.noauth:
+            lines += ["then create networks in CentralRegion:",
+                      f"  openstack --os-auth-type none --os-endpoint {opts.central_url} network create net1"]
+        else:
+            lines += ["then create networks in CentralRegion (clouds regionmesh-admin and regionmesh-demo):",
+                      f"  export OS_CLIENT_CONFIG_FILE={self.clouds_yaml.resolve()}",
+                      "  openstack --os-cloud regionmesh-demo --os-region-name CentralRegion network create net1",
+                      "  openstack --os-cloud regionmesh-admin catalog list"]
+        lines += ["", "Ctrl-C stops the lab."]
         return "\n".join(lines)
 
 

@@ -66,9 +66,11 @@ class LabRegionDriver:
     """A lab region's Neutron v2.0 API over HTTP, called as the region's admin."""
 
     def __init__(self, region_name: str, url: str, *, headers: Mapping[str, str] | None = None,
-                 timeout: float = 10.0, transport: httpx.BaseTransport | None = None) -> None:
+                 timeout: float = 10.0, transport: httpx.BaseTransport | None = None,
+                 token: Callable[[], str] | None = None) -> None:
         self.region_name = region_name
         self.url = url.rstrip("/")
+        self.token = token
         # noauth lab: identity headers; with Keystone the caller passes a service token header.
         self.client = httpx.Client(base_url=self.url + "/v2.0", transport=transport,
                                    headers=dict(headers or {"X-Roles": "admin,member,reader,service",
@@ -77,7 +79,8 @@ class LabRegionDriver:
 
     def _call(self, method: str, path: str, body: Any = None, params: Any = None) -> httpx.Response:
         try:
-            resp = self.client.request(method, path, json=body, params=params)
+            headers = {"X-Auth-Token": self.token()} if self.token is not None else None
+            resp = self.client.request(method, path, json=body, params=params, headers=headers)
         except httpx.HTTPError as err:
             raise RegionUnavailable(region=self.region_name, reason=f"{type(err).__name__} at {self.url}") from err
         if resp.status_code >= 500 or resp.status_code == 409:
@@ -141,9 +144,11 @@ DriverFactory = Callable[[str], RegionDriver]
 class RegionDirectory:
     """Finds the driver for a region by name (lab: a static map of endpoints)."""
 
-    def __init__(self, endpoints: Mapping[str, str], *, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(self, endpoints: Mapping[str, str], *, headers: Mapping[str, str] | None = None,
+                 token: Callable[[], str] | None = None) -> None:
         self.endpoints = dict(endpoints)
         self.headers = headers
+        self.token = token
         self._drivers: dict[str, RegionDriver] = {}
 
     def driver(self, region_name: str) -> RegionDriver:
@@ -151,5 +156,5 @@ class RegionDirectory:
             url = self.endpoints.get(region_name)
             if url is None:
                 raise RegionUnavailable(region=region_name, reason="no endpoint is known for this region")
-            self._drivers[region_name] = LabRegionDriver(region_name, url, headers=self.headers)
+            self._drivers[region_name] = LabRegionDriver(region_name, url, headers=self.headers, token=self.token)
         return self._drivers[region_name]
