@@ -135,6 +135,7 @@ class Lab:
     def start(self) -> None:
         opts = self.opts
         self._check_ports()
+        opts.state_dir.mkdir(parents=True, exist_ok=True)
         self.say(f"[lab] state directory {opts.state_dir.resolve()}")
         endpoints = {name: opts.url(port) for name, _, port in opts.region_names()}
         if opts.noauth:
@@ -243,10 +244,14 @@ class Lab:
                  f"  Admin API      (pods, jobs)   {admin}/v1.0"]
         lines += [f"  {name:<14} Neutron v2.0   {opts.url(port)}/v2.0  ({az})" for name, az, port in
                   opts.region_names()]
-        lines += ["", "Next (seed 001, step 1): register the regions as pods",
-                  f"  curl -X POST {admin}/v1.0/pods -H 'Content-Type: application/json' "
+        auth = "" if opts.noauth else ' -H "X-Auth-Token: $TOKEN"'
+        lines += ["", "Next (seed 001, step 1): register the regions as pods"]
+        if not opts.noauth:
+            lines += [f"  export OS_CLIENT_CONFIG_FILE={self.clouds_yaml.resolve()}",
+                      "  TOKEN=$(openstack --os-cloud regionmesh-admin token issue -f value -c id)"]
+        lines += [f"  curl -X POST {admin}/v1.0/pods{auth} -H 'Content-Type: application/json' "
                   "-d '{\"pod\": {\"region_name\": \"CentralRegion\"}}'"]
-        lines += [f"  curl -X POST {admin}/v1.0/pods -H 'Content-Type: application/json' "
+        lines += [f"  curl -X POST {admin}/v1.0/pods{auth} -H 'Content-Type: application/json' "
                   f"-d '{{\"pod\": {{\"region_name\": \"{n}\", \"az_name\": \"{az}\"}}}}'"
                   for n, az, _ in opts.region_names()]
         if opts.noauth:
@@ -254,8 +259,9 @@ class Lab:
                       f"  openstack --os-auth-type none --os-endpoint {opts.central_url} network create net1"]
         else:
             lines += ["then create networks in CentralRegion (clouds regionmesh-admin and regionmesh-demo):",
-                      f"  export OS_CLIENT_CONFIG_FILE={self.clouds_yaml.resolve()}",
-                      "  openstack --os-cloud regionmesh-demo --os-region-name CentralRegion network create net1",
+                      "  NET1=$(openstack --os-cloud regionmesh-demo --os-region-name CentralRegion network create "
+                      "--availability-zone-hint az1 net1 -f value -c id)",
+                      "  openstack --os-cloud regionmesh-demo --os-region-name RegionOne network show $NET1",
                       "  openstack --os-cloud regionmesh-admin catalog list"]
         lines += ["", "Ctrl-C stops the lab."]
         return "\n".join(lines)
