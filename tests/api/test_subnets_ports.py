@@ -160,3 +160,44 @@ def test_subnet_update_rules(alice: Caller) -> None:
     assert bad.status_code == 409
     assert alice.get(f"subnets/{sub['id']}").json()["subnet"]["allocation_pools"] == got["allocation_pools"]
     assert port["fixed_ips"][0]["ip_address"] == "10.0.3.7"
+
+
+def test_ipv6_slaac_and_static_addresses(alice: Caller) -> None:
+    net = _net(alice)
+    v4 = alice.make("subnet", "subnets", network_id=net["id"], cidr="10.0.9.0/24", ip_version=4)
+    slaac = alice.make("subnet", "subnets", network_id=net["id"], cidr="2001:db8:1::/64", ip_version=6,
+                       ipv6_address_mode="slaac", ipv6_ra_mode="slaac")
+    port = alice.make("port", "ports", network_id=net["id"], mac_address="fa:16:3e:11:22:33")
+    by_subnet = {f["subnet_id"]: f["ip_address"] for f in port["fixed_ips"]}
+    assert set(by_subnet) == {v4["id"], slaac["id"]}
+    # EUI-64: the MAC with the universal/local bit flipped and ff:fe in the middle
+    assert by_subnet[slaac["id"]] == "2001:db8:1:0:f816:3eff:fe11:2233"  # RFC 5952: one zero group stays
+    static_net = _net(alice)
+    static = alice.make("subnet", "subnets", network_id=static_net["id"], cidr="2001:db8:2::/120", ip_version=6)
+    explicit = alice.make("port", "ports", network_id=static_net["id"],
+                          fixed_ips=[{"subnet_id": static["id"], "ip_address": "2001:db8:2::10"}])
+    assert explicit["fixed_ips"] == [{"subnet_id": static["id"], "ip_address": "2001:db8:2::10"}]
+    auto = alice.make("port", "ports", network_id=static_net["id"])
+    assert ipaddress.ip_address(auto["fixed_ips"][0]["ip_address"]) in ipaddress.ip_network("2001:db8:2::/120")
+
+
+def test_extra_dhcp_opts_and_address_pairs_validation(alice: Caller) -> None:
+    net = _net(alice)
+    alice.make("subnet", "subnets", network_id=net["id"], cidr="10.0.8.0/24", ip_version=4)
+    port = alice.make("port", "ports", network_id=net["id"],
+                      extra_dhcp_opts=[{"opt_name": "bootfile-name", "opt_value": "pxelinux.0"}])
+    assert port["extra_dhcp_opts"][0]["opt_name"] == "bootfile-name"
+    bad = alice.post("ports", {"port": {"network_id": net["id"], "allowed_address_pairs": [{"mac_address": "x"}]}})
+    assert bad.status_code == 400
+    nosec = alice.post("ports", {"port": {"network_id": net["id"], "port_security_enabled": False,
+                                          "allowed_address_pairs": [{"ip_address": "10.0.8.99"}]}})
+    assert nosec.status_code == 409 and error_type(nosec) == "AddressPairAndPortSecurityRequired"
+    assert len(alice.get("ports").json()["ports"]) == 1
+
+
+def test_availability_zone_hints_are_validated(alice: Caller) -> None:
+    ok = alice.make("network", "networks", name="az", availability_zone_hints=["nova"])
+    assert ok["availability_zone_hints"] == ["nova"]
+    bad = alice.post("networks", {"network": {"name": "bad", "availability_zone_hints": ["mars"]}})
+    assert bad.status_code == 404 and error_type(bad) == "AvailabilityZoneNotFound"
+    assert [n["name"] for n in alice.get("networks").json()["networks"]] == ["az"]
