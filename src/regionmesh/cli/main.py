@@ -50,6 +50,11 @@ def _lab_up(args: argparse.Namespace) -> int:
 
     from regionmesh.lab.launcher import LabOptions, run_foreground
 
+    if args.detach:
+        from regionmesh.lab.control import detach
+
+        return detach(sys.argv[1:], Path(args.state_dir))
+
     opts = LabOptions(state_dir=Path(args.state_dir), port_offset=args.port_offset, database=args.database,
                       regions=args.regions, register_pods=args.register_pods, noauth=args.noauth)
     return run_foreground(opts)
@@ -92,6 +97,15 @@ def _worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lab_control(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from regionmesh.lab import control
+
+    action = {"status": control.status, "down": control.down, "reset": control.reset}[args.lab_action]
+    return int(action(Path(args.state_dir)))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="regionmesh", description="One Neutron API for a multi-region cloud.")
     parser.add_argument("--config-file", help="TOML settings file (also REGIONMESH_CONFIG)")
@@ -114,7 +128,14 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--noauth", action="store_true", help="no identity service: trust identity headers (tests)")
     up.add_argument("--register-pods", action="store_true",
                     help="register CentralRegion and the regions as pods (by default the operator does it)")
+    up.add_argument("--detach", action="store_true", help="run in the background (see lab status / lab down)")
     up.set_defaults(func=_lab_up)
+    for name, help_text in (("status", "show each service's state, endpoint and memory"),
+                            ("down", "stop the lab; no process or listener is left"),
+                            ("reset", "stop the lab and delete its state directory")):
+        cmd = lab_sub.add_parser(name, help=help_text)
+        cmd.add_argument("--state-dir", default=".lab")
+        cmd.set_defaults(func=_lab_control, lab_action=name)
     worker = sub.add_parser("worker", help="run a job worker against the central database")
     worker.add_argument("--database", help="central database URL")
     worker.add_argument("--region-endpoint", action="append", metavar="REGION=URL",

@@ -28,6 +28,7 @@ from regionmesh.central import pods
 from regionmesh.config import Settings, load_settings
 from regionmesh.jobs.engine import JobContext, Worker, WorkerPool
 from regionmesh.jobs.handlers import HANDLERS
+from regionmesh.lab.control import clear_state, write_state
 from regionmesh.network import callbacks as cb
 
 IDENTITY_PORT = 5000
@@ -234,6 +235,14 @@ class Lab:
             self.say(f"[lab] stopped {name}")
         self.servers.clear()
 
+    def endpoints(self) -> dict[str, str]:
+        opts = self.opts
+        out = {} if opts.noauth else {"identity": opts.url(opts.identity_port) + "/v3"}
+        out["central Neutron API"] = opts.central_url + "/v2.0"
+        out["Admin API"] = opts.url(opts.admin_port) + "/v1.0"
+        out.update({f"{name} Neutron API": opts.url(port) + "/v2.0" for name, _, port in opts.region_names()})
+        return out
+
     def summary(self) -> str:
         opts = self.opts
         admin = opts.url(opts.admin_port)
@@ -277,6 +286,7 @@ def run_foreground(opts: LabOptions) -> int:
         lab.stop()
         return 2
     lab.say(lab.summary())
+    write_state(opts.state_dir, lab.endpoints())
     stopping = {"flag": False}
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -290,4 +300,5 @@ def run_foreground(opts: LabOptions) -> int:
     finally:
         lab.say("[lab] stopping…")
         lab.stop()
+        clear_state(opts.state_dir)
     return 0

@@ -1,0 +1,143 @@
+"""Running the lab in the background: ``lab up --detach``, ``lab status``, ``lab down``, ``lab reset``.
+
+A detached lab is one ``regionmesh lab up`` process in its own session, logging to
+``<state>/lab.log``. When every service is ready it writes ``<state>/lab.json`` (its pid and
+endpoints); ``status`` reads that file and probes each endpoint, ``down`` stops the process and
+waits until no listener is left.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+STATE_FILE = "lab.json"
+
+
+def state_path(state_dir: Path) -> Path:
+    return state_dir / STATE_FILE
+
+
+def write_state(state_dir: Path, endpoints: dict[str, str]) -> None:
+    """Called by the running lab once everything is ready."""
+    state_path(state_dir).write_text(json.dumps({"pid": os.getpid(), "endpoints": endpoints}, indent=2))
+
+
+def clear_state(state_dir: Path) -> None:
+    state_path(state_dir).unlink(missing_ok=True)
+
+
+def read_state(state_dir: Path) -> dict[str, Any] | None:
+    try:
+        return dict(json.loads(state_path(state_dir).read_text()))
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def listening(url: str) -> bool:
+    host, _, port = url.removeprefix("http://").split("/")[0].partition(":")
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, int(port))) == 0
+
+
+def detach(argv: list[str], state_dir: Path, timeout: float = 60.0) -> int:
+    """Start ``regionmesh lab up`` (without --detach) in the background and wait until it is ready."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    current = read_state(state_dir)
+    if current and alive(int(current["pid"])):
+        print(f"the lab in {state_dir} is already running (pid {current['pid']}); `regionmesh lab status` shows it")
+        return 0
+    clear_state(state_dir)
+    log = (state_dir / "lab.log").open("ab")
+    exe = Path(sys.executable).with_name("regionmesh")
+    cmd = [str(exe) if exe.exists() else sys.executable, *([] if exe.exists() else ["-m", "regionmesh.cli.main"]),
+           *[a for a in argv if a != "--detach"]]
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            print(f"error: the lab exited during start-up (code {proc.returncode}); see {state_dir / 'lab.log'}",
+                  file=sys.stderr)
+            return 2
+        if read_state(state_dir):
+            print(f"the lab is up in the background (pid {proc.pid}); log: {state_dir / 'lab.log'}")
+            return status(state_dir)
+        time.sleep(0.1)  # waiting for the child's ready file, bounded by the deadline
+    proc.terminate()
+    print(f"error: the lab did not become ready within {timeout:.0f} s; see {state_dir / 'lab.log'}", file=sys.stderr)
+    return 2
+
+
+def status(state_dir: Path) -> int:
+    state = read_state(state_dir)
+    if state is None or not alive(int(state["pid"])):
+        print(f"the lab in {state_dir} is not running (`make lab` or `regionmesh lab up --detach` starts it)")
+        return 3
+    pid = int(state["pid"])
+    mem = rss_mb(pid)
+    print(f"lab pid {pid}, memory (RSS) {mem:.0f} MB" if mem is not None else f"lab pid {pid}")
+    for name, url in state["endpoints"].items():
+        print(f"  {'up  ' if listening(url) else 'DOWN'}  {name:<24} {url}")
+    return 0
+
+
+def down(state_dir: Path, timeout: float = 30.0) -> int:
+    """Stop the lab and wait until its process and its listeners are gone."""
+    state = read_state(state_dir)
+    if state is None or not alive(int(state["pid"])):
+        clear_state(state_dir)
+        print("the lab is not running")
+        return 0
+    pid = int(state["pid"])
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and alive(pid):
+        time.sleep(0.05)  # waiting for the process to exit, bounded
+    if alive(pid):
+        os.kill(pid, signal.SIGKILL)
+    left = [url for url in state["endpoints"].values() if listening(url)]
+    clear_state(state_dir)
+    if left:
+        print(f"error: still listening after stop: {', '.join(left)}", file=sys.stderr)
+        return 1
+    print("the lab is down")
+    return 0
+
+
+def reset(state_dir: Path) -> int:
+    """Stop the lab and forget its state (databases, passwords, logs)."""
+    code = down(state_dir)
+    if state_dir.exists():
+        shutil.rmtree(state_dir)
+    print(f"removed {state_dir}")
+    return code

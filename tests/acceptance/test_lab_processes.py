@@ -1,0 +1,70 @@
+"""`regionmesh lab up --detach`, `lab status`, `lab down`, and a second `lab up` reusing the state."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+from regionmesh.api.server import port_in_use
+from regionmesh.lab.control import alive, listening, read_state
+from regionmesh.lab.launcher import LabOptions
+
+EXE = str(Path(sys.executable).with_name("regionmesh"))
+
+
+def _free_offset() -> int:
+    opts = LabOptions()
+    ports = [opts.identity_port, opts.central_port, opts.admin_port] + [p for _, _, p in opts.region_names()]
+    for _ in range(50):
+        offset = random.randrange(10000, 30000)
+        if not any(port_in_use(opts.host, p + offset) for p in ports):
+            return offset
+    raise RuntimeError("no free ports")
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([EXE, *args], capture_output=True, text=True, timeout=120)
+
+
+def test_detach_status_down_and_reuse(tmp_path: Path) -> None:
+    state = tmp_path / "lab"
+    offset = str(_free_offset())
+    up = run("lab", "up", "--detach", "--state-dir", str(state), "--port-offset", offset)
+    assert up.returncode == 0, up.stdout + up.stderr
+    info = read_state(state)
+    assert info is not None and alive(int(info["pid"]))
+    endpoints = info["endpoints"]
+    assert all(listening(url) for url in endpoints.values())
+    status = run("lab", "status", "--state-dir", str(state))
+    assert status.returncode == 0 and "memory (RSS)" in status.stdout and "DOWN" not in status.stdout
+    # make something to find again after a restart
+    clouds = state / "clouds.yaml"
+    env = {**os.environ, "OS_CLIENT_CONFIG_FILE": str(clouds)}
+    osc = str(Path(sys.executable).with_name("openstack"))
+    made = subprocess.run([osc, "--os-cloud", "regionmesh-demo", "network", "create", "keepme", "-f", "json"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert made.returncode == 0, made.stderr
+    net_id = json.loads(made.stdout)["id"]
+    down = run("lab", "down", "--state-dir", str(state))
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert not alive(int(info["pid"]))
+    assert not any(listening(url) for url in endpoints.values())
+    assert run("lab", "status", "--state-dir", str(state)).returncode == 3
+    # a second `lab up` reuses the state: same passwords, same network
+    again = run("lab", "up", "--detach", "--state-dir", str(state), "--port-offset", offset)
+    assert again.returncode == 0, again.stdout + again.stderr
+    try:
+        shown = subprocess.run([osc, "--os-cloud", "regionmesh-demo", "network", "show", net_id, "-f", "json"],
+                               capture_output=True, text=True, env=env, timeout=120)
+        assert shown.returncode == 0, shown.stderr
+        assert json.loads(shown.stdout)["name"] == "keepme"
+    finally:
+        assert run("lab", "down", "--state-dir", str(state)).returncode == 0
+    second = read_state(state)
+    assert second is None
+    assert not any(port_in_use("127.0.0.1", int(u.rsplit(":", 1)[1].split("/")[0]))
+                   for u in endpoints.values())
