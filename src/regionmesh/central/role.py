@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, or_, select
 
 from regionmesh.central import deleting, pods, routings
+from regionmesh.central.external import ExternalNetworks
 from regionmesh.context import RequestContext
 from regionmesh.db import models as m
 from regionmesh.network import callbacks as cb
@@ -153,13 +154,24 @@ class CentralRole(Role):
 
         self.core.db.transaction(work)
 
+    @staticmethod
+    def _release_stale_bindings(driver: Any, bottom_sg_id: str) -> None:
+        """Central found the group unbound, so a region port still using it is stale (its update is a
+        job that may not have run yet): central is authoritative, detach the group there first."""
+        for port in driver.find("ports", security_groups=bottom_sg_id):
+            groups = [g for g in port.get("security_groups") or [] if g != bottom_sg_id]
+            driver.update("ports", port["id"], {"security_groups": groups})
+
     def _delete_bottom_copies(self, top_id: str, rtype: str) -> None:
         """Each region's copy, then its routing; the top goes last (SG-16 steps 5–6)."""
         with self.core.db.read() as conn:
             copies = routings.bottom_routings(conn, top_id, rtype)
         collection = next(c for c, t in ROUTING_TYPES.items() if t == rtype)
         for pod, bottom_id in copies:
-            self.directory.driver(pod.region_name).delete(collection, bottom_id)
+            driver = self.directory.driver(pod.region_name)
+            if rtype == "security_group":
+                self._release_stale_bindings(driver, bottom_id)
+            driver.delete(collection, bottom_id)
 
             def forget(conn: Connection, pod_id: str = pod.pod_id) -> None:
                 routings.delete_routings(conn, top_id, rtype, pod_id)
@@ -174,6 +186,11 @@ class CentralRole(Role):
         reg.subscribe(self._rule_changed, cb.SECURITY_GROUP_RULE, cb.PRECOMMIT_CREATE)
         reg.subscribe(self._rule_changed, cb.SECURITY_GROUP_RULE, cb.PRECOMMIT_DELETE)
         reg.subscribe(self._interface_added, cb.ROUTER_INTERFACE, cb.PRECOMMIT_CREATE)
+        reg.subscribe(self._interface_added, cb.ROUTER_INTERFACE, cb.PRECOMMIT_DELETE)
+        reg.subscribe(self._router_updated, cb.ROUTER, cb.PRECOMMIT_UPDATE)
+        reg.subscribe(self._floatingip_changed, cb.FLOATING_IP, cb.PRECOMMIT_CREATE)
+        reg.subscribe(self._floatingip_changed, cb.FLOATING_IP, cb.PRECOMMIT_UPDATE)
+        reg.subscribe(self._floatingip_changed, cb.FLOATING_IP, cb.PRECOMMIT_DELETE)
         reg.subscribe(self._network_updated, cb.NETWORK, cb.PRECOMMIT_UPDATE)
         reg.subscribe(self._subnet_updated, cb.SUBNET, cb.PRECOMMIT_UPDATE)
 
@@ -248,6 +265,38 @@ class CentralRole(Role):
             self._enqueue(conn, "router_setup", {"pod_id": pod.pod_id, "router_id": router_id,
                                                  "network_id": network_id}, project)
 
+    def _router_updated(self, resource: str, event: str, trigger: Any, payload: cb.EventPayload) -> None:
+        """A gateway set, changed or cleared: ``router_setup`` for the external network's region (the
+        north-south router), old and new; the job then writes ``configure_route`` (L3-04)."""
+        original, _changes, latest = payload.states
+        before = (original.get("external_gateway_info") or {}).get("network_id")
+        after = (latest.get("external_gateway_info") or {}).get("network_id")
+        if before == after and original.get("external_gateway_info") == latest.get("external_gateway_info"):
+            return
+        conn = payload.connection
+        for ext_net in {n for n in (before, after) if n}:
+            for pod in self._pods_of(conn, ext_net, "network"):
+                self._enqueue(conn, "router_setup", {"pod_id": pod.pod_id, "router_id": latest["id"],
+                                                     "network_id": ext_net}, latest.get("project_id"))
+
+    def _floatingip_changed(self, resource: str, event: str, trigger: Any, payload: cb.EventPayload) -> None:
+        """Each association a FIP had or has: ``router_setup`` for (internal port's pod, router, its
+        network), which creates or removes the bottom FIP. Ports not bound yet wait for their binding."""
+        conn = payload.connection
+        first, last = payload.states[0], payload.states[-1]
+        if event == cb.PRECOMMIT_UPDATE and (first.get("port_id"), first.get("router_id")) == \
+                (last.get("port_id"), last.get("router_id")):
+            return  # e.g. a description change: nothing for the regions
+        for state in (first, last):
+            port_id, router_id = state.get("port_id"), state.get("router_id")
+            if not port_id or not router_id:
+                continue
+            network_id = conn.execute(select(m.ports.c.network_id).where(m.ports.c.id == port_id)).scalar()
+            for pod in self._pods_of(conn, port_id, "port"):
+                if network_id:
+                    self._enqueue(conn, "router_setup", {"pod_id": pod.pod_id, "router_id": router_id,
+                                                         "network_id": network_id}, state.get("project_id"))
+
     def _network_updated(self, resource: str, event: str, trigger: Any, payload: cb.EventPayload) -> None:
         latest = payload.states[-1]
         for pod in self._pods_of(payload.connection, latest["id"], "network"):
@@ -269,4 +318,5 @@ def install_central_role(core: NetworkCore, outbox: JobOutbox, directory: Region
     core.az_names = role.az_names
     core.validate_az_hints = role.validate_az_hints  # type: ignore[method-assign]
     role.subscribe()
+    ExternalNetworks(role).install()
     return role

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from regionmesh.central import pods, routings
 from regionmesh.db import models as m
 from regionmesh.jobs.engine import Handler, JobContext
+from regionmesh.jobs.l3_handlers import L3_HANDLERS
 from regionmesh.jobs.store import JobRow
 from regionmesh.network import ipnet
 
@@ -71,9 +72,34 @@ def desired_bottom_rules(rules: Iterable[Mapping[str, Any]], members: Mapping[st
     return desired
 
 
+def sync_port_groups(jc: JobContext, project: str) -> None:
+    """Every region's copy of the project's bound ports carries central's groups (SG-14 b/d, REG-05);
+    a group the region lacks is materialised first (a lab region does so on a GET by id)."""
+    rr, b = m.resource_routings, m.securitygroupportbindings
+    with jc.core.db.read() as conn:
+        copies = conn.execute(select(rr.c.top_id, rr.c.pod_id, rr.c.bottom_id).where(
+            rr.c.resource_type == "port", rr.c.project_id == project, rr.c.bottom_id.is_not(None))).all()
+        wanted: dict[str, list[str]] = {}
+        for port_id, sg_id in conn.execute(select(b.c.port_id, b.c.security_group_id).where(
+                b.c.port_id.in_([c.top_id for c in copies]))):
+            wanted.setdefault(port_id, []).append(sg_id)
+        regions = {p.pod_id: p.region_name for p in pods.list_pods(conn)}
+    for port_id, pod_id, bottom_id in copies:
+        driver = jc.directory.driver(regions[pod_id])
+        desired = sorted(wanted.get(port_id, []))
+        bottom = driver.get("ports", bottom_id)
+        if bottom is None or sorted(bottom.get("security_groups") or []) == desired:
+            continue
+        for sg_id in desired:
+            driver.get("security_groups", sg_id)
+        driver.update("ports", bottom_id, {"security_groups": desired})
+
+
 def seg_rule_setup(jc: JobContext, job: JobRow) -> None:
-    """Make every region's copy of the project's security groups admit exactly what central admits."""
+    """Make every region's copy of the project's security groups admit exactly what central admits,
+    and every copy of its bound ports carry central's groups."""
     project = job.resource["project_id"]
+    sync_port_groups(jc, project)
     with jc.core.db.read() as conn:
         groups = [r[0] for r in conn.execute(select(m.securitygroups.c.id).where(
             m.securitygroups.c.project_id == project))]
@@ -157,4 +183,5 @@ HANDLERS: dict[str, Handler] = {
     "update_network": update_network,
     "subnet_update": subnet_update,
     "port_delete": port_delete,
+    **L3_HANDLERS,
 }

@@ -69,6 +69,17 @@ class FloatingIPService(ResourceService):
         """Status of a FIP that has just been associated: ``DOWN`` where no data plane confirms it."""
         return "DOWN"
 
+    def unattached_router(self, conn: Connection, port: Mapping[str, Any], ext_net: str) -> str | None:
+        """A router for a port no router joins to ``ext_net``: none in Neutron; a multi-region
+        region uses :meth:`router_with_gateway_on` (Tricircle's local L3 plugin)."""
+        return None
+
+    def router_with_gateway_on(self, conn: Connection, port: Mapping[str, Any], ext_net: str) -> str | None:
+        """The first router (by id) whose gateway is on ``ext_net``."""
+        r, gw = m.routers, m.ports
+        return conn.execute(select(r.c.id).join(gw, gw.c.id == r.c.gw_port_id)
+                            .where(gw.c.network_id == ext_net).order_by(r.c.id).limit(1)).scalar()
+
     # ---- reads ----------------------------------------------------------------------------------
     def load(self, conn: Connection, rows: Sequence[Any]) -> list[dict[str, Any]]:
         ids = [r.id for r in rows]
@@ -147,6 +158,9 @@ class FloatingIPService(ResourceService):
                 return str(router_id)
         if rows:
             return str(rows[0][0])
+        fallback = self.unattached_router(conn, port, ext_net)
+        if fallback is not None:
+            return fallback
         raise ExternalGatewayForFloatingIPNotFound(subnet_id=subnet_id, external_network_id=ext_net,
                                                    port_id=port["id"])
 

@@ -42,6 +42,10 @@ _TO_CENTRAL = ("name", "description", "network_id", "admin_state_up", "device_id
                "project_id")
 
 
+# A region's stand-in for a port that lives in another region (same IP and MAC; created by central's jobs).
+SHADOW_OWNER = "compute:shadow"
+
+
 def reserved_gateway_name(region: str, subnet_id: str) -> str:
     return f"interface_{region}_{subnet_id}"
 
@@ -210,6 +214,8 @@ class RegionRole(Role):
         if svc.rdef.collection != "ports":
             return
         for item in items:
+            if item.get("device_owner") == SHADOW_OWNER:
+                continue  # central already has the real port, in another region
             explicit = item.get("__explicit__", frozenset())
             body = {k: item[k] for k in _TO_CENTRAL if k in explicit or k == "network_id"}
             if item.get("project_id"):
@@ -233,6 +239,8 @@ class RegionRole(Role):
                       changes: dict[str, Any]) -> None:
         if svc.rdef.collection != "ports" or not any(k in changes for k in BINDING_FIELDS):
             return
+        if original.get("device_owner") == SHADOW_OWNER:
+            return
         body = {k: changes[k] for k in BINDING_FIELDS if k in changes}
         if "binding:host_id" in changes:
             profile = dict(changes.get("binding:profile") or original.get("binding:profile") or {})
@@ -241,7 +249,8 @@ class RegionRole(Role):
         self.central.update(ctx, "ports", "port", original["id"], body)
 
     def before_delete(self, ctx: RequestContext, svc: ResourceService, original: dict[str, Any]) -> None:
-        if svc.rdef.collection == "ports" and str(original.get("device_owner", "")).startswith("compute:"):
+        if svc.rdef.collection == "ports" and str(original.get("device_owner", "")).startswith("compute:") \
+                and original.get("device_owner") != SHADOW_OWNER:
             self.central.delete(ctx, "ports", original["id"])
 
 
@@ -252,4 +261,7 @@ def install_region_role(core: NetworkCore) -> RegionRole:
                            timeout=role_settings.central_timeout)
     role = RegionRole(core, client, role_settings.region_name, role_settings.az_name)
     core.role = role
+    # A floating IP here may translate to a shadow port or a network of an east-west router: the
+    # north-south router (the one with its gateway on the external network) serves it (L3-06).
+    core.floatingips.unattached_router = core.floatingips.router_with_gateway_on  # type: ignore[method-assign]
     return role
