@@ -30,6 +30,7 @@ class Cloud:
         self.central_admin = httpx.Client(base_url=central.url + "/v2.0", timeout=30)
         self.region_admin = httpx.Client(base_url=region.url + "/v2.0", timeout=30)
         self.region_app = region_app
+        self.central_app = central_app
 
 
 @pytest.fixture
@@ -140,3 +141,31 @@ def test_central_down_region_keeps_serving_and_fails_fast(cloud: Cloud) -> None:
     assert "Central Neutron" in resp.json()["NeutronError"]["message"]
     missing = cloud.nova.get("/networks/11111111-1111-1111-1111-111111111111")
     assert missing.status_code == 503
+
+
+def test_oq01_binding_while_central_is_down_is_kept_and_forwarded(cloud: Cloud) -> None:
+    """OQ-01: a boot on resources the region already has keeps working when central is down; the
+    binding reaches central from the region's outbox once central is back."""
+    role = cloud.region_app.core.role
+    role.outbox_stop.set()  # this test delivers by hand, deterministically
+    role.outbox.wakeup.set()
+    net, _ = _net_with_subnet(cloud)
+    cloud.nova.get(f"/networks/{net['id']}").raise_for_status()
+    port = cloud.nova.post("/ports", json={"port": {"network_id": net["id"]}}).json()["port"]
+    central_port = int(cloud.central_server.url.rsplit(":", 1)[1])
+    cloud.central_server.stop()
+    bound = cloud.nova.put(f"/ports/{port['id']}", json={"port": {"binding:host_id": "host7",
+                                                                  "device_owner": "compute:az1",
+                                                                  "device_id": "vm7"}})
+    assert bound.status_code == 200, bound.text
+    assert cloud.region_admin.get(f"/ports/{port['id']}").json()["port"]["binding:host_id"] == "host7"
+    outbox = role.outbox
+    assert outbox.pending() == 1
+    assert outbox.deliver_once() == 0  # still down: kept, attempt noted
+    cloud.central_server = ThreadedServer(cloud.central_app, port=central_port).start()
+    cloud.central_admin = httpx.Client(base_url=cloud.central_server.url + "/v2.0", timeout=30)
+    assert outbox.deliver_once() == 1
+    assert outbox.pending() == 0
+    top = cloud.central_admin.get(f"/ports/{port['id']}").json()["port"]
+    assert top["binding:host_id"] == "host7" and top["device_id"] == "vm7"
+    assert top["binding:profile"]["region"] == "RegionOne"

@@ -41,13 +41,9 @@ def build_neutron(settings: Settings, *, migrate: bool = True) -> Any:
 
 def service_token(settings: Settings) -> Callable[[], str] | None:
     """The service's own token source for calls to other services (None in noauth deployments)."""
-    auth = settings.auth
-    if auth.strategy != "keystone" or not auth.password:
-        return None
-    from regionmesh.identity.client import ServiceToken
+    from regionmesh.identity.client import service_token as from_auth
 
-    return ServiceToken(auth.auth_url, auth.username, auth.password, auth.project_name,
-                        user_domain_name=auth.user_domain_name, project_domain_name=auth.project_domain_name)
+    return from_auth(settings.auth)
 
 
 def port_in_use(host: str, port: int) -> bool:

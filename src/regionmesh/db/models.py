@@ -324,3 +324,17 @@ deleting_resources = Table(
     Column("deleted_at", DateTime, nullable=False),
     PrimaryKeyConstraint("resource_id", "resource_type"),
 )
+
+
+# ---- region side ---------------------------------------------------------------------------------
+# Changes a region applied while central was unreachable, waiting to be forwarded (OQ-01).
+region_outbox = Table(
+    "region_outbox", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("resource_type", String(64), nullable=False),
+    Column("resource_id", String(36), nullable=False, index=True),
+    Column("body", Text, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+)

@@ -5,9 +5,12 @@ it expires; never logged."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import httpx
+
+from regionmesh.config import AuthSettings
 
 
 class ServiceTokenError(RuntimeError):
@@ -49,3 +52,11 @@ class ServiceToken:
                                     f"(HTTP {resp.status_code})")
         expires = datetime.fromisoformat(resp.json()["token"]["expires_at"].replace("Z", "+00:00"))
         return resp.headers["X-Subject-Token"], expires
+
+
+def service_token(auth: AuthSettings) -> Callable[[], str] | None:
+    """The service's own token source for calls to other services (None in noauth deployments)."""
+    if auth.strategy != "keystone" or not auth.password:
+        return None
+    return ServiceToken(auth.auth_url, auth.username, auth.password, auth.project_name,
+                        user_domain_name=auth.user_domain_name, project_domain_name=auth.project_domain_name)

@@ -8,6 +8,7 @@ central cannot be reached the call fails at once with a 503 that names central.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -41,9 +42,11 @@ class CentralClient:
     """Neutron v2.0 calls to central on behalf of a request context."""
 
     def __init__(self, url: str, region_name: str, *, timeout: float = 10.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None, token: Callable[[], str] | None = None) -> None:
         self.url = url.rstrip("/")
         self.region_name = region_name
+        # The region's own identity, for calls it makes on its own behalf (outbox deliveries).
+        self.token = token
         self.client = httpx.Client(base_url=self.url + "/v2.0", transport=transport,
                                    timeout=httpx.Timeout(timeout, connect=min(timeout, 2.0)))
 
@@ -52,6 +55,8 @@ class CentralClient:
                    "X-Openstack-Request-Id": ctx.request_id}
         if ctx.auth_token:
             headers["X-Auth-Token"] = ctx.auth_token
+        elif self.token is not None and ctx.user_id and ctx.user_id.startswith("regionmesh-"):
+            headers["X-Auth-Token"] = self.token()
         else:  # noauth deployments (tests, the unauthenticated lab): pass the identity on
             if ctx.project_id:
                 headers["X-Project-Id"] = ctx.project_id

@@ -15,11 +15,13 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from regionmesh.context import RequestContext
 from regionmesh.db import models as m
+from regionmesh.identity.client import service_token
 from regionmesh.network import exceptions as exc
 from regionmesh.network import ipnet
 from regionmesh.network.attributes import prepare_post
@@ -27,7 +29,8 @@ from regionmesh.network.core import NetworkCore
 from regionmesh.network.query import ListParams
 from regionmesh.network.role import Role
 from regionmesh.network.service import ResourceService
-from regionmesh.region.central_client import CentralClient
+from regionmesh.region.central_client import CentralClient, CentralUnavailable
+from regionmesh.region.outbox import RegionOutbox
 
 LOG = logging.getLogger(__name__)
 
@@ -63,6 +66,8 @@ class RegionRole(Role):
     def __init__(self, core: NetworkCore, central: CentralClient, region_name: str, az_name: str = "") -> None:
         self.core = core
         self.central = central
+        self.outbox = RegionOutbox(core.db, central)
+        self.outbox_stop = threading.Event()
         self.region_name = region_name
         self.az_name = az_name
 
@@ -246,7 +251,11 @@ class RegionRole(Role):
             profile = dict(changes.get("binding:profile") or original.get("binding:profile") or {})
             profile["region"] = self.region_name
             body["binding:profile"] = profile
-        self.central.update(ctx, "ports", "port", original["id"], body)
+        try:
+            self.central.update(ctx, "ports", "port", original["id"], body)
+        except CentralUnavailable:
+            # OQ-01: the region stays autonomous; central learns of the binding when it is back.
+            self.outbox.add("port", original["id"], body)
 
     def before_delete(self, ctx: RequestContext, svc: ResourceService, original: dict[str, Any]) -> None:
         if svc.rdef.collection == "ports" and str(original.get("device_owner", "")).startswith("compute:") \
@@ -258,10 +267,13 @@ def install_region_role(core: NetworkCore) -> RegionRole:
     """Make ``core`` a lab region of the central API named in its settings."""
     role_settings = core.settings.role
     client = CentralClient(role_settings.central_url, role_settings.region_name,
-                           timeout=role_settings.central_timeout)
+                           timeout=role_settings.central_timeout, token=service_token(core.settings.auth))
     role = RegionRole(core, client, role_settings.region_name, role_settings.az_name)
     core.role = role
     # A floating IP here may translate to a shadow port or a network of an east-west router: the
     # north-south router (the one with its gateway on the external network) serves it (L3-06).
     core.floatingips.unattached_router = core.floatingips.router_with_gateway_on  # type: ignore[method-assign]
+    # Forwards kept while central was away go out by themselves once it answers again.
+    threading.Thread(target=role.outbox.run_forever, args=(role.outbox_stop,), name=f"outbox-{role.region_name}",
+                     daemon=True).start()
     return role
