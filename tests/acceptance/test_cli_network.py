@@ -1,4 +1,5 @@
-"""The real `openstack` CLI against a running server (no identity yet: --os-auth-type none).
+"""The real `openstack` CLI against a running server that validates real Keystone tokens (the lab
+identity service), finding it through the catalog.
 
 Drives the generic single-region walkthrough (SC-05 style) through CentralRegion's Neutron API:
 networks, subnets, ports, security groups and rules, routers with interfaces and gateway,
@@ -8,6 +9,7 @@ floating IPs — every step a real CLI process, every result read back.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -16,10 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from regionmesh.api.identity_v3 import create_identity_app
 from regionmesh.api.server import ThreadedServer, build_neutron
 from regionmesh.config import load_settings
+from regionmesh.identity.bootstrap import BootstrapSpec, CatalogEntry, bootstrap
 
+PASSWORD = "cli-test-password"
 OPENSTACK = shutil.which("openstack", path=str(Path(sys.executable).parent)) or shutil.which("openstack")
 
 
@@ -28,19 +34,36 @@ VERBS = ("create", "show", "list", "set", "unset", "delete", "add", "remove")
 
 @pytest.fixture(scope="module")
 def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Neutron API validating real tokens from the lab identity service; yields a clouds.yaml path."""
     tmp = tmp_path_factory.mktemp("cli")
-    settings = load_settings(env={}, database__url=f"sqlite:///{tmp}/central.db", auth__strategy="noauth")
-    server = ThreadedServer(build_neutron(settings)).start()
-    yield server.url
+    identity = create_identity_app(f"sqlite:///{tmp}/identity.db")
+    id_server = ThreadedServer(identity)
+    settings = load_settings(env={}, database__url=f"sqlite:///{tmp}/central.db", auth__strategy="keystone",
+                             auth__auth_url=id_server.url + "/v3")
+    server = ThreadedServer(build_neutron(settings))
+    bootstrap(identity.store, BootstrapSpec(admin_password=PASSWORD, identity_url=id_server.url + "/v3",
+                                            regions=["CentralRegion"],
+                                            catalog=[CatalogEntry("network", "neutron", "CentralRegion",
+                                                                  server.url)]))
+    id_server.start()
+    server.start()
+    clouds = tmp / "clouds.yaml"
+    clouds.write_text(yaml.safe_dump({"clouds": {"admin": {
+        "auth": {"auth_url": id_server.url + "/v3", "username": "admin", "password": PASSWORD,
+                 "project_name": "admin", "user_domain_name": "Default", "project_domain_name": "Default"},
+        "region_name": "CentralRegion", "identity_api_version": 3}}}))
+    yield str(clouds)
     server.stop()
+    id_server.stop()
 
 
 def osc(endpoint: str, *args: str, ok: bool = True) -> Any:
     assert OPENSTACK, "the openstack CLI is part of the test extra"
-    cmd = [OPENSTACK, "--os-auth-type", "none", "--os-endpoint", endpoint, *args]
+    cmd = [OPENSTACK, "--os-cloud", "admin", *args]
     verb = next(a for a in args if a in VERBS)
     fmt = ["-f", "json"] if verb in ("create", "show", "list") else []
-    proc = subprocess.run(cmd + fmt, capture_output=True, text=True, timeout=120)
+    env = {**os.environ, "OS_CLIENT_CONFIG_FILE": endpoint}
+    proc = subprocess.run(cmd + fmt, capture_output=True, text=True, timeout=120, env=env)
     if ok:
         assert proc.returncode == 0, f"{' '.join(args)} failed: {proc.stderr}"
         return json.loads(proc.stdout) if fmt and proc.stdout.strip() else None
