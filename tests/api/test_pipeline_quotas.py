@@ -112,3 +112,11 @@ def test_napi_notifications_start_and_end(app: Any, alice: Caller) -> None:
     ends = sink.query("security_group.create.end")
     assert starts and starts[-1].payload == {"security_group": {"name": "n"}}
     assert ends and ends[-1].payload["security_group"]["id"] == sg["id"]
+
+
+def test_notifications_are_queryable_over_http(admin: Caller, alice: Caller) -> None:
+    net = alice.make("network", "networks", name="seen")
+    found = admin.get("regionmesh-notifications", params={"event_type": "network.create"}).json()["notifications"]
+    assert [n["event_type"] for n in found] == ["network.create.start", "network.create.end"]
+    assert found[1]["payload"]["network"]["id"] == net["id"]
+    assert alice.get("regionmesh-notifications").status_code == 403

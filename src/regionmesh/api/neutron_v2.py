@@ -36,6 +36,8 @@ URL_COLLECTIONS = {
     "networks": "networks", "subnets": "subnets", "ports": "ports", "security-groups": "security_groups",
     "security-group-rules": "security_group_rules", "routers": "routers", "floatingips": "floatingips",
 }
+# Not Neutron's: the lab's window on emitted notifications (seed 002's .start/.end events).
+NOTIFICATIONS_PATH = "regionmesh-notifications"
 TAG_COLLECTIONS = {"networks", "subnets", "ports", "security-groups", "routers", "floatingips"}
 
 
@@ -121,6 +123,8 @@ class NeutronApp:
             return self._extensions(parts)
         if head == "quotas":
             return self._quotas(ctx, method, parts[1:], body)
+        if head == NOTIFICATIONS_PATH and method == "GET":
+            return self._notifications(request, ctx)
         collection = URL_COLLECTIONS.get(head)
         if collection is None or collection not in self.core.services:
             raise _UnknownResource(path=path)
@@ -171,6 +175,16 @@ class NeutronApp:
                               "href": f"{base}?{urlencode([*query, ('marker', marker), *extra])}"})
             out[f"{svc.rdef.collection}_links"] = links
         return _json(200, out)
+
+    def _notifications(self, request: Request, ctx: RequestContext) -> Response:
+        """The lab's view of the notifications this API emitted (admin only; newest last)."""
+        if not ctx.is_admin:
+            raise exc.PolicyNotAuthorized(action="get_notifications")
+        params = request.query_params
+        limit = int(params.get("limit", "100"))
+        found = self.core.notifications.query(params.get("event_type", ""), project_id=params.get("project_id"),
+                                              limit=limit)
+        return _json(200, {"notifications": [n.to_dict() for n in found]})
 
     def _extensions(self, parts: list[str]) -> Response:
         if len(parts) == 1:
