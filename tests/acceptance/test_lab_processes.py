@@ -49,6 +49,20 @@ def test_detach_status_down_and_reuse(tmp_path: Path) -> None:
                           capture_output=True, text=True, env=env, timeout=120)
     assert made.returncode == 0, made.stderr
     net_id = json.loads(made.stdout)["id"]
+    # failures on demand: a region and central stop and come back; the rest keeps serving
+    region_one = endpoints["RegionOne Neutron API"]
+    assert run("lab", "region", "stop", "RegionOne", "--state-dir", str(state)).returncode == 0
+    assert not listening(region_one)
+    assert "DOWN" in run("lab", "status", "--state-dir", str(state)).stdout
+    assert listening(endpoints["RegionTwo Neutron API"]) and listening(endpoints["central Neutron API"])
+    assert run("lab", "region", "start", "RegionOne", "--state-dir", str(state)).returncode == 0
+    assert listening(region_one)
+    assert run("lab", "central", "stop", "--state-dir", str(state)).returncode == 0
+    assert not listening(endpoints["central Neutron API"])
+    assert run("lab", "central", "start", "--state-dir", str(state)).returncode == 0
+    assert listening(endpoints["central Neutron API"])
+    unknown = run("lab", "region", "stop", "RegionNine", "--state-dir", str(state))
+    assert unknown.returncode == 2 and "RegionOne" in unknown.stderr
     down = run("lab", "down", "--state-dir", str(state))
     assert down.returncode == 0, down.stdout + down.stderr
     assert not alive(int(info["pid"]))

@@ -106,6 +106,15 @@ def _lab_control(args: argparse.Namespace) -> int:
     return int(action(Path(args.state_dir)))
 
 
+def _lab_service(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from regionmesh.lab.control import service_action
+
+    name = f"{args.region}:{args.name}" if args.kind == "host" else args.name
+    return service_action(Path(args.state_dir), args.kind, name, args.action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="regionmesh", description="One Neutron API for a multi-region cloud.")
     parser.add_argument("--config-file", help="TOML settings file (also REGIONMESH_CONFIG)")
@@ -130,6 +139,21 @@ def build_parser() -> argparse.ArgumentParser:
                     help="register CentralRegion and the regions as pods (by default the operator does it)")
     up.add_argument("--detach", action="store_true", help="run in the background (see lab status / lab down)")
     up.set_defaults(func=_lab_up)
+    region_cmd = lab_sub.add_parser("region", help="stop or start a lab region's services (failure injection)")
+    region_cmd.add_argument("action", choices=["stop", "start"])
+    region_cmd.add_argument("name", help="region name, e.g. RegionOne")
+    region_cmd.add_argument("--state-dir", default=".lab")
+    region_cmd.set_defaults(func=_lab_service, kind="region")
+    central_cmd = lab_sub.add_parser("central", help="stop or start the central Neutron API")
+    central_cmd.add_argument("action", choices=["stop", "start"])
+    central_cmd.add_argument("--state-dir", default=".lab")
+    central_cmd.set_defaults(func=_lab_service, kind="central", name="CentralRegion")
+    host_cmd = lab_sub.add_parser("host", help="stop or start a compute host (when the lab has compute)")
+    host_cmd.add_argument("action", choices=["stop", "start"])
+    host_cmd.add_argument("region")
+    host_cmd.add_argument("name")
+    host_cmd.add_argument("--state-dir", default=".lab")
+    host_cmd.set_defaults(func=_lab_service, kind="host")
     for name, help_text in (("status", "show each service's state, endpoint and memory"),
                             ("down", "stop the lab; no process or listener is left"),
                             ("reset", "stop the lab and delete its state directory")):

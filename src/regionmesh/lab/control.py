@@ -26,9 +26,11 @@ def state_path(state_dir: Path) -> Path:
     return state_dir / STATE_FILE
 
 
-def write_state(state_dir: Path, endpoints: dict[str, str]) -> None:
-    """Called by the running lab once everything is ready."""
-    state_path(state_dir).write_text(json.dumps({"pid": os.getpid(), "endpoints": endpoints}, indent=2))
+def write_state(state_dir: Path, endpoints: dict[str, str], control: dict[str, str] | None = None) -> None:
+    """Called by the running lab once everything is ready (0600: it holds the control token)."""
+    path = state_path(state_dir)
+    path.touch(mode=0o600)
+    path.write_text(json.dumps({"pid": os.getpid(), "endpoints": endpoints, "control": control}, indent=2))
 
 
 def clear_state(state_dir: Path) -> None:
@@ -131,6 +133,24 @@ def down(state_dir: Path, timeout: float = 30.0) -> int:
         print(f"error: still listening after stop: {', '.join(left)}", file=sys.stderr)
         return 1
     print("the lab is down")
+    return 0
+
+
+def service_action(state_dir: Path, kind: str, name: str, action: str) -> int:
+    """``lab region stop RegionOne`` and friends: ask the running lab through its control endpoint."""
+    import httpx
+
+    state = read_state(state_dir)
+    if state is None or not alive(int(state["pid"])) or not state.get("control"):
+        print(f"the lab in {state_dir} is not running (start it with `regionmesh lab up --detach`)", file=sys.stderr)
+        return 3
+    control = state["control"]
+    resp = httpx.post(f"{control['url']}/{kind}/{name}/{action}", headers={"X-Lab-Token": control["token"]},
+                      timeout=30)
+    if resp.status_code != 200:
+        print(f"error: {resp.json().get('error', resp.text)}", file=sys.stderr)
+        return 2
+    print(f"{kind} {name}: {resp.json()['state']}")
     return 0
 
 

@@ -112,6 +112,10 @@ class Lab:
         self.servers: list[tuple[str, ThreadedServer]] = []
         self.workers: WorkerPool | None = None
         self.central_app: Any = None
+        # Services that can be stopped and started on demand (failures for users and tests alike).
+        self.services: dict[str, tuple[str, Any, int]] = {}
+        self.control: ThreadedServer | None = None
+        self.control_token = secrets.token_urlsafe(16)
 
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
@@ -127,11 +131,33 @@ class Lab:
                 raise PortTaken(f"{name}: {opts.host}:{port + opts.port_offset} is already in use; stop what holds "
                                 f"it or start the lab with --port-offset N")
 
-    def _serve(self, name: str, app: Any, port: int) -> ThreadedServer:
+    def _serve(self, name: str, app: Any, port: int, key: str | None = None) -> ThreadedServer:
         server = ThreadedServer(app, self.opts.host, port + self.opts.port_offset).start()
         self.servers.append((name, server))
+        if key is not None:
+            self.services[key] = (name, app, port)
         self.say(f"[lab] {name} ready on {server.url}/")
         return server
+
+    def _server_of(self, name: str) -> ThreadedServer | None:
+        return next((s for n, s in self.servers if n == name), None)
+
+    def stop_service(self, key: str) -> str:
+        """Stop one service's listener, as if its machine died; its state stays for a restart."""
+        name, _, _ = self.services[key]
+        server = self._server_of(name)
+        if server is None:
+            return "stopped"
+        server.stop()
+        self.servers = [(n, s) for n, s in self.servers if n != name]
+        self.say(f"[lab] {name} stopped on request")
+        return "stopped"
+
+    def start_service(self, key: str) -> str:
+        name, app, port = self.services[key]
+        if self._server_of(name) is None:
+            self._serve(name, app, port)
+        return "running"
 
     def start(self) -> None:
         opts = self.opts
@@ -147,13 +173,16 @@ class Lab:
                             role__region_endpoints=endpoints)
         self.say("[lab] central: preparing database…")
         self.central_app = build_neutron(central)
-        self._serve("central Neutron API (CentralRegion)", self.central_app, opts.central_port)
+        self._serve("central Neutron API (CentralRegion)", self.central_app, opts.central_port, key="central")
         core = self.central_app.core
         self._serve("Admin API", create_admin_app(central, core.db), opts.admin_port)
         for name, az, port in opts.region_names():
             settings = _settings(opts, name, port, role__role="region", role__region_name=name, role__az_name=az,
                                  role__central_url=opts.central_url)
-            self._serve(f"{name} Neutron API ({az})", build_neutron(settings), port)
+            self._serve(f"{name} Neutron API ({az})", build_neutron(settings), port, key=f"region:{name}")
+        from regionmesh.lab.control_api import create_control_app
+
+        self.control = ThreadedServer(create_control_app(self), opts.host, 0).start()
         if opts.register_pods:
             self.register_pods()
         self.start_workers()
@@ -227,6 +256,9 @@ class Lab:
         self.say("[lab] pods registered: CentralRegion, " + ", ".join(n for n, _, _ in self.opts.region_names()))
 
     def stop(self) -> None:
+        if self.control is not None:
+            self.control.stop()
+            self.control = None
         if self.workers is not None:
             self.workers.stop()
             self.workers = None
@@ -286,7 +318,8 @@ def run_foreground(opts: LabOptions) -> int:
         lab.stop()
         return 2
     lab.say(lab.summary())
-    write_state(opts.state_dir, lab.endpoints())
+    assert lab.control is not None
+    write_state(opts.state_dir, lab.endpoints(), control={"url": lab.control.url, "token": lab.control_token})
     stopping = {"flag": False}
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
