@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
 from alembic.config import Config
+
+from regionmesh.db import migrate
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def alembic_config(url: str) -> Config:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    return cfg
+    return migrate.alembic_config(url, MIGRATIONS)
 
 
 def upgrade(url: str, revision: str = "head") -> None:
     """Bring the identity database at ``url`` to ``revision`` (idempotent)."""
-    command.upgrade(alembic_config(url), revision)
+    migrate.upgrade(url, revision, MIGRATIONS)
