@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import random
 import statistics
 import tempfile
 import time
@@ -19,17 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from regionmesh.api.server import port_in_use
 from regionmesh.lab.launcher import Lab, LabOptions
-
-
-def free_offset(opts: LabOptions) -> int:
-    ports = [opts.central_port, opts.admin_port] + [p for _, _, p in opts.region_names()]
-    for _ in range(100):
-        offset = random.randrange(10000, 30000)
-        if not any(port_in_use(opts.host, p + offset) for p in ports):
-            return offset
-    raise SystemExit("no free block of ports")
 
 
 def pct(values: list[float], p: float) -> float:
@@ -48,7 +37,7 @@ def wait_for(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyp
 
 def start_lab(regions: int) -> Lab:
     opts = LabOptions(state_dir=Path(tempfile.mkdtemp(prefix="rm-conv-")), regions=regions, register_pods=True)
-    opts.port_offset = free_offset(opts)
+    opts.port_offset = opts.pick_free_offset()
     lab = Lab(opts, out=io.StringIO())
     lab.start()
     return lab

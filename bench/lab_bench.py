@@ -3,35 +3,25 @@ memory (RSS) of the whole lab after start. Figures only. Usage: python bench/lab
 
 from __future__ import annotations
 
-import random
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from regionmesh.api.server import port_in_use
 from regionmesh.lab.control import read_state, rss_mb
 from regionmesh.lab.launcher import LabOptions
 
 EXE = str(Path(sys.executable).with_name("regionmesh"))
 
 
-def free_offset() -> int:
-    opts = LabOptions()
-    ports = [opts.identity_port, opts.central_port, opts.admin_port] + [p for _, _, p in opts.region_names()]
-    for _ in range(100):
-        offset = random.randrange(10000, 30000)
-        if not any(port_in_use(opts.host, p + offset) for p in ports):
-            return offset
-    raise SystemExit("no free block of ports")
 
 
 def main() -> None:
     state = Path(tempfile.mkdtemp(prefix="rm-labbench-")) / "lab"
     t0 = time.perf_counter()
     up = subprocess.run([EXE, "lab", "up", "--detach", "--state-dir", str(state), "--port-offset",
-                         str(free_offset())], capture_output=True, text=True, timeout=300)
+                         str(LabOptions().pick_free_offset())], capture_output=True, text=True, timeout=300)
     took = time.perf_counter() - t0
     if up.returncode != 0:
         raise SystemExit(up.stdout + up.stderr)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import random
 import shutil
 import subprocess
 import sys
@@ -22,25 +21,17 @@ from typing import Any
 import httpx
 import pytest
 
-from regionmesh.api.server import port_in_use
 from regionmesh.lab.launcher import Lab, LabOptions
 
 OPENSTACK = shutil.which("openstack", path=str(Path(sys.executable).parent)) or shutil.which("openstack")
 
 
-def _free_offset(opts: LabOptions) -> int:
-    ports = [opts.identity_port, opts.central_port, opts.admin_port] + [p for _, _, p in opts.region_names()]
-    for _ in range(50):
-        offset = random.randrange(10000, 30000)
-        if not any(port_in_use(opts.host, p + offset) for p in ports):
-            return offset
-    raise RuntimeError("no free block of ports for the lab")
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     opts = LabOptions(state_dir=tmp_path_factory.mktemp("lab"))
-    opts.port_offset = _free_offset(opts)
+    opts.port_offset = opts.pick_free_offset()
     running = Lab(opts, out=io.StringIO())
     running.start()
     yield running

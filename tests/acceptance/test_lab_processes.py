@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import subprocess
 import sys
 from pathlib import Path
@@ -16,14 +15,6 @@ from regionmesh.lab.launcher import LabOptions
 EXE = str(Path(sys.executable).with_name("regionmesh"))
 
 
-def _free_offset() -> int:
-    opts = LabOptions()
-    ports = [opts.identity_port, opts.central_port, opts.admin_port] + [p for _, _, p in opts.region_names()]
-    for _ in range(50):
-        offset = random.randrange(10000, 30000)
-        if not any(port_in_use(opts.host, p + offset) for p in ports):
-            return offset
-    raise RuntimeError("no free ports")
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -32,7 +23,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_detach_status_down_and_reuse(tmp_path: Path) -> None:
     state = tmp_path / "lab"
-    offset = str(_free_offset())
+    offset = str(LabOptions().pick_free_offset())
     up = run("lab", "up", "--detach", "--state-dir", str(state), "--port-offset", offset)
     assert up.returncode == 0, up.stdout + up.stderr
     info = read_state(state)

@@ -8,7 +8,6 @@ the job workers converge the regions without anyone asking.
 from __future__ import annotations
 
 import io
-import random
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,6 @@ from typing import Any
 import httpx
 import pytest
 
-from regionmesh.api.server import port_in_use
 from regionmesh.lab.launcher import Lab, LabOptions
 
 PROJECT = "f" * 32
@@ -25,19 +23,12 @@ USER = {"X-Project-Id": PROJECT, "X-Roles": "member,reader", "X-User-Id": "demo"
 NOVA = {"X-Project-Id": PROJECT, "X-Roles": "admin,member,reader,service", "X-User-Id": "nova"}
 
 
-def _free_offset(opts: LabOptions) -> int:
-    ports = [opts.identity_port, opts.central_port, opts.admin_port] + [p for _, _, p in opts.region_names()]
-    for _ in range(50):
-        offset = random.randrange(10000, 30000)
-        if not any(port_in_use(opts.host, p + offset) for p in ports):
-            return offset
-    raise RuntimeError("no free block of ports for the lab")
 
 
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[Lab]:
     opts = LabOptions(state_dir=tmp_path / "lab", noauth=True)
-    opts.port_offset = _free_offset(opts)
+    opts.port_offset = opts.pick_free_offset()
     out = io.StringIO()
     running = Lab(opts, out=out)
     running.start()

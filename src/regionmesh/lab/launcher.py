@@ -12,6 +12,7 @@ The lab registers pods only with ``register_pods``: by default the operator does
 from __future__ import annotations
 
 import json
+import random
 import secrets
 import signal
 import sys
@@ -59,6 +60,18 @@ class LabOptions:
     @property
     def central_url(self) -> str:
         return self.url(self.central_port)
+
+    def base_ports(self) -> list[int]:
+        """Every listener's port before the offset."""
+        return [self.identity_port, self.central_port, self.admin_port] + [p for _, _, p in self.region_names()]
+
+    def pick_free_offset(self, low: int = 10000, high: int = 30000, tries: int = 100) -> int:
+        """A random offset at which every listener's port is free (tests and benchmarks run labs side by side)."""
+        for _ in range(tries):
+            offset = random.randrange(low, high)
+            if not any(port_in_use(self.host, p + offset) for p in self.base_ports()):
+                return offset
+        raise PortTaken(f"no free block of ports found between {low} and {high}")
 
     def region_names(self) -> list[tuple[str, str, int]]:
         """(region name, availability zone, port) for each lab region."""
