@@ -60,8 +60,7 @@ def describe_failure(status: int, message: str, *, action: str, kind: str | None
         return (f"Failed to {action}: forbidden (HTTP 403: {said}). The Admin API is for cloud administrators: "
                 "use an account with the admin role (in the lab: --os-cloud regionmesh-admin).")
     if status == 404 and kind is not None and ref is not None:
-        hint = f" List them with `{LIST_COMMAND[kind]}`." if kind in LIST_COMMAND else ""
-        return f"No {kind} with ID {ref!r} was found (HTTP 404: {said}).{hint}"
+        return f"{kind.capitalize()} {ref!r} not found (HTTP 404: {said}).{list_hint(kind)}"
     if status == 404:
         return f"Failed to {action}: not found (HTTP 404: {said})."
     if status == 409:
@@ -73,6 +72,10 @@ def describe_failure(status: int, message: str, *, action: str, kind: str | None
     if status >= 500:
         return f"Failed to {action}: the Admin API failed (HTTP {status}: {said}). See the service's log."
     return f"Failed to {action} (HTTP {status}: {said})."
+
+
+def list_hint(kind: str) -> str:
+    return f" List them with `{LIST_COMMAND[kind]}`." if kind in LIST_COMMAND else ""
 
 
 def api_base(endpoint: str) -> str:
@@ -197,8 +200,8 @@ class AdminClient:
             for pod in self.list_pods():
                 if pod.get("region_name") == ref:
                     return pod
-            raise AdminAPIError(f"No pod with ID or region name {ref!r} was found. List them with "
-                                f"`{LIST_COMMAND['pod']}`.", 404) from None
+            raise AdminAPIError(f"Pod {ref!r} not found: no pod has that ID or region name (HTTP 404)."
+                                + list_hint("pod"), 404) from None
 
     def create_pod(self, fields: Mapping[str, Any]) -> dict[str, Any]:
         doc = self.request("POST", "/pods", action="create the pod", body={"pod": dict(fields)})
