@@ -40,6 +40,14 @@ def test_detach_status_down_and_reuse(tmp_path: Path) -> None:
                           capture_output=True, text=True, env=env, timeout=120)
     assert made.returncode == 0, made.stderr
     net_id = json.loads(made.stdout)["id"]
+    # the operator's commands: doctor says what is missing and how to fix it
+    doctor = run("doctor", "--state-dir", str(state))
+    assert doctor.returncode == 1 and "no pods registered" in doctor.stdout and "pod create" in doctor.stdout
+    jobs = run("jobs", "list", "-f", "json", "--state-dir", str(state))
+    assert jobs.returncode == 0 and json.loads(jobs.stdout) == []
+    assert "(none)" in run("pods", "--state-dir", str(state)).stdout
+    bad = run("jobs", "show", "--state-dir", str(state))
+    assert bad.returncode == 2 and "needs a job id" in bad.stderr
     # failures on demand: a region and central stop and come back; the rest keeps serving
     region_one = endpoints["RegionOne Neutron API"]
     assert run("lab", "region", "stop", "RegionOne", "--state-dir", str(state)).returncode == 0

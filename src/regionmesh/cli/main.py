@@ -115,6 +115,21 @@ def _lab_service(args: argparse.Namespace) -> int:
     return service_action(Path(args.state_dir), args.kind, name, args.action)
 
 
+def _operator(args: argparse.Namespace) -> int:
+    from regionmesh.cli.operator import run
+
+    if args.action in ("show", "redo") and not args.id:
+        print(f"error: `regionmesh {args.resource} {args.action}` needs a job id", file=sys.stderr)
+        return 2
+    return run(args)
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from regionmesh.cli.operator import doctor
+
+    return doctor(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="regionmesh", description="One Neutron API for a multi-region cloud.")
     parser.add_argument("--config-file", help="TOML settings file (also REGIONMESH_CONFIG)")
@@ -160,6 +175,22 @@ def build_parser() -> argparse.ArgumentParser:
         cmd = lab_sub.add_parser(name, help=help_text)
         cmd.add_argument("--state-dir", default=".lab")
         cmd.set_defaults(func=_lab_control, lab_action=name)
+    for name, actions in (("pods", ["list"]), ("routings", ["list"]), ("jobs", ["list", "show", "redo", "watch"])):
+        res = sub.add_parser(name, help=f"the Admin API's {name} ({', '.join(actions)})")
+        res.add_argument("action", choices=actions, nargs="?", default="list")
+        res.add_argument("id", nargs="?", help="job id (show, redo)")
+        res.add_argument("--os-cloud", default="regionmesh-admin")
+        res.add_argument("--state-dir", default=".lab")
+        res.add_argument("-f", "--format", choices=["table", "json"], default="table")
+        res.add_argument("--status", help="jobs: only this status")
+        res.add_argument("--resource-type", help="routings: only this resource type")
+        res.add_argument("--timeout", type=float, default=120.0, help="watch: give up after this many seconds")
+        res.add_argument("--interval", type=float, default=1.0, help="watch: seconds between looks")
+        res.set_defaults(func=_operator, resource=name)
+    doc = sub.add_parser("doctor", help="check the lab and say what is wrong and how to fix it")
+    doc.add_argument("--os-cloud", default="regionmesh-admin")
+    doc.add_argument("--state-dir", default=".lab")
+    doc.set_defaults(func=_doctor)
     worker = sub.add_parser("worker", help="run a job worker against the central database")
     worker.add_argument("--database", help="central database URL")
     worker.add_argument("--region-endpoint", action="append", metavar="REGION=URL",
@@ -176,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     return int(args.func(args))
 
