@@ -258,3 +258,39 @@ def test_bridge_networks_one_slash24_per_project_under_concurrency(cloud: MultiR
     assert all(by_project[p] == r for p, r in results)  # the same network for every caller of a project
     cidrs = [cloud.admin.get(f"/subnets/{sub}").json()["subnet"]["cidr"] for _, sub in by_project.values()]
     assert sorted(cidrs) == [f"100.0.{i}.0/24" for i in range(4)]
+
+
+def test_router_delete_removes_every_bottom_copy_first(cloud: MultiRegion) -> None:
+    """Deletes run bottom first for routers too: east-west and north-south copies, their routings
+    and central bridge ports go; an attached router is refused before anything changes."""
+    net1, sub1 = network(cloud, "net1", "10.0.1.0/24")
+    net2, sub2 = network(cloud, "net2", "10.0.2.0/24")
+    cloud.boot("RegionOne", net1["id"], "host1")
+    cloud.boot("RegionTwo", net2["id"], "host2")
+    ext = _ext_net(cloud, availability_zone_hints=["RegionTwo"]).json()["network"]
+    cloud.central.post("/subnets", headers=ADMIN, json={"subnet": {
+        "network_id": ext["id"], "cidr": "163.3.124.0/24", "ip_version": 4, "enable_dhcp": False}})
+    router = cloud.central.post("/routers", json={"router": {"name": "r"}}).json()["router"]
+    for sub in (sub1, sub2):
+        cloud.central.put(f"/routers/{router['id']}/add_router_interface", json={"subnet_id": sub["id"]})
+    cloud.central.put(f"/routers/{router['id']}", json={"router": {"external_gateway_info": {
+        "network_id": ext["id"]}}})
+    cloud.worker.run_until_idle()
+    bottoms = {r: _bottom(cloud, router["id"], "router", r) for r in ("RegionOne", "RegionTwo")}
+    b_ns = _bottom(cloud, router["id"], "ns_router", "RegionTwo")
+    busy = cloud.central.delete(f"/routers/{router['id']}")
+    assert busy.status_code == 409 and busy.json()["NeutronError"]["type"] == "RouterInUse"
+    assert cloud.region("RegionOne", {}).get(f"/routers/{bottoms['RegionOne']}").status_code == 200
+    for sub in (sub1, sub2):
+        cloud.central.put(f"/routers/{router['id']}/remove_router_interface", json={"subnet_id": sub["id"]})
+    cloud.central.put(f"/routers/{router['id']}", json={"router": {"external_gateway_info": None}})
+    # delete before the jobs for those changes ran: the bottom copies still have interfaces and a gateway
+    assert cloud.central.delete(f"/routers/{router['id']}").status_code == 204
+    for region, bottom in bottoms.items():
+        assert cloud.region(region, {}).get(f"/routers/{bottom}").status_code == 404
+    assert cloud.region("RegionTwo", {}).get(f"/routers/{b_ns}").status_code == 404
+    assert cloud.routing_pods(router["id"], "router") == set()
+    assert cloud.routing_pods(router["id"], "ns_router") == set()
+    leftover = [p for p in cloud.admin.get("/ports").json()["ports"] if p["name"].startswith("bridge_port_")]
+    assert leftover == []
+    assert all(j.status in ("SUCCESS", "NEW") for j in cloud.worker.run_until_idle())

@@ -115,6 +115,8 @@ class CentralRole(Role):
             return
         with deleting.deleting(self.core.db, original["id"], svc.rdef.member):
             self._precheck(rtype, original)
+            if rtype == "router":
+                self._delete_bottom_routers(original)
             self._delete_bottom_copies(original["id"], rtype)
             if rtype in ("network", "subnet"):
                 self._forget_dependents(ctx, rtype, original)
@@ -131,6 +133,14 @@ class CentralRole(Role):
                     m.securitygroupportbindings.c.security_group_id == original["id"]).limit(1)).first()
                 if bound is not None:
                     raise SecurityGroupInUse(id=original["id"])
+            elif rtype == "router":
+                from regionmesh.network.l3_exceptions import RouterInUse
+
+                attached = conn.execute(select(m.routerports.c.port_id).where(
+                    m.routerports.c.router_id == original["id"],
+                    m.routerports.c.port_type == "network:router_interface").limit(1)).first()
+                if attached is not None:
+                    raise RouterInUse(router_id=original["id"], reason="still has ports")
             elif rtype == "network":
                 busy = conn.execute(select(m.ports.c.id).where(
                     m.ports.c.network_id == original["id"], ~_reserved_or_network_owned()).limit(1)).first()
@@ -153,6 +163,34 @@ class CentralRole(Role):
             conn.execute(m.ports.delete().where(reserved, m.ports.c.device_id == RESERVED_GATEWAY_DEVICE))
 
         self.core.db.transaction(work)
+
+    def _delete_bottom_routers(self, router: dict[str, Any]) -> None:
+        """Every bottom copy of a router (east-west and north-south) goes first: routes, then
+        interfaces, then its gateway, then the router; then its routing and its central bridge port."""
+        rr = m.resource_routings
+        for rtype in ("router", "ns_router"):
+            with self.core.db.read() as conn:
+                copies = routings.bottom_routings(conn, router["id"], rtype)
+            for pod, bottom_id in copies:
+                driver = self.directory.driver(pod.region_name)
+                copy = driver.get("routers", bottom_id)
+                if copy is not None:
+                    if copy.get("routes"):
+                        driver.update("routers", bottom_id, {"routes": []})
+                    for port in driver.find("ports", device_id=bottom_id, device_owner="network:router_interface"):
+                        driver.action("routers", bottom_id, "remove_router_interface", {"port_id": port["id"]})
+                    if copy.get("external_gateway_info"):
+                        driver.update("routers", bottom_id, {"external_gateway_info": None})
+                    driver.delete("routers", bottom_id)
+
+                def forget(conn: Connection, pod_id: str = pod.pod_id, bottom: str = bottom_id,
+                           kind: str = rtype) -> None:
+                    conn.execute(rr.delete().where(rr.c.top_id == router["id"], rr.c.pod_id == pod_id,
+                                                   rr.c.resource_type == kind))
+                    # the central bridge port that gave this bottom router its bridge address
+                    conn.execute(m.ports.delete().where(m.ports.c.name.like(f"bridge_port_%_{bottom}")))
+
+                self.core.db.transaction(forget)
 
     @staticmethod
     def _release_stale_bindings(driver: Any, bottom_sg_id: str) -> None:
