@@ -84,15 +84,23 @@ def sync_port_groups(jc: JobContext, project: str) -> None:
                 b.c.port_id.in_([c.top_id for c in copies]))):
             wanted.setdefault(port_id, []).append(sg_id)
         regions = {p.pod_id: p.region_name for p in pods.list_pods(conn)}
+    by_pod: dict[str, list[tuple[str, str]]] = {}
     for port_id, pod_id, bottom_id in copies:
+        by_pod.setdefault(pod_id, []).append((port_id, bottom_id))
+    for pod_id, pairs in by_pod.items():
         driver = jc.directory.driver(regions[pod_id])
-        desired = sorted(wanted.get(port_id, []))
-        bottom = driver.get("ports", bottom_id)
-        if bottom is None or sorted(bottom.get("security_groups") or []) == desired:
-            continue
-        for sg_id in desired:
-            driver.get("security_groups", sg_id)
-        driver.update("ports", bottom_id, {"security_groups": desired})
+        # one list call per region, however many ports the project has there
+        ids = [b for _, b in pairs]
+        current = {p["id"]: sorted(p.get("security_groups") or [])
+                   for start in range(0, len(ids), 100)  # bounded URLs
+                   for p in driver.find("ports", id=ids[start:start + 100], fields=["id", "security_groups"])}
+        for port_id, bottom_id in pairs:
+            desired = sorted(wanted.get(port_id, []))
+            if bottom_id not in current or current[bottom_id] == desired:
+                continue
+            for sg_id in desired:
+                driver.get("security_groups", sg_id)
+            driver.update("ports", bottom_id, {"security_groups": desired})
 
 
 def seg_rule_setup(jc: JobContext, job: JobRow) -> None:
