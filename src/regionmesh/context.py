@@ -25,6 +25,8 @@ class RequestContext:
     project_name: str | None = None
     # Set when a region's local Neutron makes the call (its lazy lookups see deleting resources as gone).
     origin_region: str | None = None
+    # Set when central makes the call on a region (placement constraints are central's to decide).
+    via_central: bool = False
 
     @property
     def is_admin(self) -> bool:

@@ -28,6 +28,7 @@ from regionmesh.network.core import NetworkCore
 from regionmesh.network.query import parse_list_params
 from regionmesh.network.service import ResourceService
 from regionmesh.region.central_client import REGION_AGENT_PREFIX
+from regionmesh.region.driver import CENTRAL_AGENT
 
 LOG = logging.getLogger(__name__)
 
@@ -113,6 +114,8 @@ class NeutronApp:
         agent = request.headers.get("user-agent", "")
         if agent.startswith(REGION_AGENT_PREFIX):
             ctx = dataclasses.replace(ctx, origin_region=agent[len(REGION_AGENT_PREFIX):] or "unknown")
+        elif agent.startswith(CENTRAL_AGENT) and ctx.is_admin:
+            ctx = dataclasses.replace(ctx, via_central=True)
         path = request.path_params["path"].strip("/")
         if path.endswith(".json"):
             path = path[:-5]

@@ -124,6 +124,12 @@ def _operator(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _walkthrough(args: argparse.Namespace) -> int:
+    from regionmesh.cli.walkthrough import main as walk
+
+    return walk(args)
+
+
 def _doctor(args: argparse.Namespace) -> int:
     from regionmesh.cli.operator import doctor
 
@@ -187,6 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
         res.add_argument("--timeout", type=float, default=120.0, help="watch: give up after this many seconds")
         res.add_argument("--interval", type=float, default=1.0, help="watch: seconds between looks")
         res.set_defaults(func=_operator, resource=name)
+    walk = sub.add_parser("walkthrough", help="run the seed 001 walkthrough step by step against the running lab")
+    walk.add_argument("--state-dir", default=".lab")
+    walk.set_defaults(func=_walkthrough)
     doc = sub.add_parser("doctor", help="check the lab and say what is wrong and how to fix it")
     doc.add_argument("--os-cloud", default="regionmesh-admin")
     doc.add_argument("--state-dir", default=".lab")

@@ -59,14 +59,18 @@ class AdminSession:
             raise OperatorError(f"identity service refused cloud {cloud!r} (HTTP {resp.status_code}); check "
                                 f"its credentials in {path}")
         self.token = resp.headers["X-Subject-Token"]
-        catalog = resp.json()["token"].get("catalog", [])
-        urls = [e["url"] for s in catalog if s["type"] == SERVICE_TYPE for e in s["endpoints"]
-                if e.get("interface") == "public" and e.get("region", e.get("region_id")) == region]
-        if not urls:
-            raise OperatorError(f"the catalog has no {SERVICE_TYPE} endpoint in {region}")
-        base = urls[0].rstrip("/")
+        self.token_body = resp.json()["token"]
+        self.catalog = self.token_body.get("catalog", [])
+        base = self.endpoint(SERVICE_TYPE, region)
         self.base = base if base.endswith("/v1.0") else base + "/v1.0"
         self.client = httpx.Client(headers={"X-Auth-Token": self.token}, timeout=30)
+
+    def endpoint(self, service_type: str, region: str) -> str:
+        urls = [e["url"] for s in self.catalog if s["type"] == service_type for e in s["endpoints"]
+                if e.get("interface") == "public" and e.get("region", e.get("region_id")) == region]
+        if not urls:
+            raise OperatorError(f"the catalog has no {service_type} endpoint in {region}")
+        return str(urls[0]).rstrip("/")
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
         try:

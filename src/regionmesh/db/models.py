@@ -338,3 +338,111 @@ region_outbox = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("last_error", Text),
 )
+
+
+# ---- compute (lab Nova + Glance subset) -----------------------------------------------------------
+# Owned by ``regionmesh.compute``. Instance rows are soft-deleted (``deleted_at``) as Nova does, so a
+# late terminate or a returning host can tell "deleted" from "never existed".
+compute_instances = Table(
+    "compute_instances", metadata,
+    Column("uuid", String(36), primary_key=True),
+    Column("project_id", String(255), nullable=False, index=True),
+    Column("user_id", String(255)),
+    Column("name", String(255), nullable=False),
+    Column("flavor_id", String(255), nullable=False),
+    Column("vcpus", Integer, nullable=False),
+    Column("memory_mb", Integer, nullable=False),
+    Column("root_gb", Integer, nullable=False),
+    Column("image_id", String(36)),
+    Column("vm_state", String(32), nullable=False),
+    Column("task_state", String(32)),
+    Column("power_state", Integer, nullable=False, default=0),
+    Column("host", String(255), index=True),
+    Column("availability_zone", String(255)),
+    Column("disable_terminate", Boolean, nullable=False, default=False),
+    Column("progress", Integer, nullable=False, default=0),
+    Column("fault", Text),
+    Column("request", Text),
+    Column("key_name", String(255)),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("deleted_at", DateTime),
+    Column("terminated_at", DateTime),
+)
+
+compute_flavors = Table(
+    "compute_flavors", metadata,
+    Column("id", String(255), primary_key=True),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("vcpus", Integer, nullable=False),
+    Column("memory_mb", Integer, nullable=False),
+    Column("root_gb", Integer, nullable=False),
+    Column("ephemeral_gb", Integer, nullable=False, default=0),
+    Column("is_public", Boolean, nullable=False, default=True),
+)
+
+# One row per nova-compute service: the heartbeat (``last_seen_up``) decides up/down.
+compute_services = Table(
+    "compute_services", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("host", String(255), nullable=False),
+    Column("binary", String(64), nullable=False),
+    Column("zone", String(255), nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("disabled_reason", String(255)),
+    Column("forced_down", Boolean, nullable=False, default=False),
+    Column("last_seen_up", DateTime),
+    Column("vcpus", Integer, nullable=False),
+    Column("memory_mb", Integer, nullable=False),
+    UniqueConstraint("host", "binary"),
+)
+
+# Nova's network info cache: which Neutron ports an instance has, as last seen.
+compute_instance_ports = Table(
+    "compute_instance_ports", metadata,
+    Column("port_id", String(36), primary_key=True),
+    Column("instance_uuid", String(36), nullable=False, index=True),
+    Column("network_id", String(36), nullable=False),
+    Column("network_name", String(255)),
+    Column("fixed_ips", Text, nullable=False),
+    Column("mac_address", String(32)),
+    Column("preexisting", Boolean, nullable=False, default=False),
+)
+
+compute_images = Table(
+    "compute_images", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(255)),
+    Column("status", String(32), nullable=False),
+    Column("visibility", String(32), nullable=False),
+    Column("protected", Boolean, nullable=False, default=False),
+    Column("owner", String(255)),
+    Column("min_disk", Integer, nullable=False, default=0),
+    Column("min_ram", Integer, nullable=False, default=0),
+    Column("disk_format", String(32)),
+    Column("container_format", String(32)),
+    Column("size", BigInteger),
+    Column("checksum", String(64)),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+compute_quota_usages = Table(
+    "compute_quota_usages", metadata,
+    Column("project_id", String(255), nullable=False),
+    Column("resource", String(32), nullable=False),
+    Column("in_use", Integer, nullable=False, default=0),
+    PrimaryKeyConstraint("project_id", "resource"),
+)
+
+# Pending quota deltas (Nova's reservations): committed into usages or rolled back, never left.
+compute_quota_reservations = Table(
+    "compute_quota_reservations", metadata,
+    Column("id", String(36), nullable=False),
+    Column("project_id", String(255), nullable=False),
+    Column("instance_uuid", String(36), index=True),
+    Column("resource", String(32), nullable=False),
+    Column("delta", Integer, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    PrimaryKeyConstraint("id", "resource"),
+)

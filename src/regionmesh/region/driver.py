@@ -31,6 +31,11 @@ COLLECTIONS: dict[str, tuple[str, str]] = {
 }
 
 
+# The User-Agent of central's calls on regions: a region lets central place a copy its own
+# availability-zone hints would not (shadow networks for cross-region floating IPs).
+CENTRAL_AGENT = "regionmesh-central/"
+
+
 class RegionUnavailable(exc.ServiceUnavailable):
     """The region could not be reached or failed; retrying later may succeed."""
 
@@ -73,8 +78,9 @@ class LabRegionDriver:
         self.token = token
         # noauth lab: identity headers; with Keystone the caller passes a service token header.
         self.client = httpx.Client(base_url=self.url + "/v2.0", transport=transport,
-                                   headers=dict(headers or {"X-Roles": "admin,member,reader,service",
-                                                            "X-User-Id": "regionmesh-central"}),
+                                   headers={"User-Agent": CENTRAL_AGENT + "1",
+                                            **(headers or {"X-Roles": "admin,member,reader,service",
+                                                           "X-User-Id": "regionmesh-central"})},
                                    timeout=httpx.Timeout(timeout, connect=min(timeout, 2.0)))
 
     def _call(self, method: str, path: str, body: Any = None, params: Any = None) -> httpx.Response:

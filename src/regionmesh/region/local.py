@@ -104,7 +104,9 @@ class RegionRole(Role):
         if self._exists(self.core.networks, network_id):
             return True
         top = self.central.get(ctx, "networks", "network", network_id)
-        if top is None or self._hints_exclude_me(top.get("availability_zone_hints") or []):
+        if top is None:
+            return False
+        if self._hints_exclude_me(top.get("availability_zone_hints") or []) and not ctx.via_central:
             return False
         raw = {k: top[k] for k in _NET_FIELDS if k in top}
         self._create_copy(ctx, self.core.networks, raw, network_id, top.get("project_id"))

@@ -1,0 +1,145 @@
+"""The host side (nova-compute's manager): build, terminate, power actions, and cleanup on start.
+
+Runs on a host's worker thread, one message at a time. Every state change is a compare-and-swap on
+the instance row, so a delete that raced a build, or a terminate that arrives after a local delete,
+sees the row has moved on and does the idempotent part only (destroy the guest, free the ports).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from regionmesh.compute import quota
+from regionmesh.compute import store as s
+from regionmesh.compute.exceptions import ComputeError, NeutronFailure, NotFound
+from regionmesh.compute.network import allocate_for_instance, deallocate_for_instance
+from regionmesh.compute.runtime import Runtime, service_context
+from regionmesh.compute.virt import VirtDriver
+from regionmesh.context import RequestContext
+
+LOG = logging.getLogger(__name__)
+
+
+class ComputeManager:
+    """One host's nova-compute logic over its virt driver."""
+
+    def __init__(self, rt: Runtime, host: str, driver: VirtDriver) -> None:
+        self.rt = rt
+        self.host = host
+        self.driver = driver
+
+    def _get(self, uuid: str) -> dict[str, Any] | None:
+        with self.rt.db.read() as conn:
+            try:
+                return s.get_instance(conn, uuid)
+            except NotFound:
+                return None
+
+    def build(self, uuid: str, ctx: RequestContext) -> None:
+        """Network (ports + binding through the region's Neutron), then spawn; ERROR with a fault on failure."""
+        instance = self._get(uuid)
+        if instance is None or instance["task_state"] == s.DELETING:
+            return
+        self.rt.db.transaction(lambda c: s.update_instance(c, uuid, self.rt.clock.now(), task_state=s.NETWORKING))
+        try:
+            request = json.loads(instance["request"] or "{}")
+            ports = allocate_for_instance(self.rt, ctx, instance, request, self.host)
+            instance = self._get(uuid)
+            if instance is None or instance["task_state"] == s.DELETING:
+                return  # deleted meanwhile: the delete path frees what we cached
+            self.rt.db.transaction(lambda c: s.update_instance(c, uuid, self.rt.clock.now(),
+                                                               task_state=s.SPAWNING))
+            self.driver.spawn(instance, ports)
+        except Exception as err:  # any failure becomes the instance's fault
+            message = err.message if isinstance(err, ComputeError) else f"{type(err).__name__}: {err}"
+            LOG.warning("build of %s on %s failed: %s", uuid, self.host, message)
+            self._fail_build(uuid, ctx, message)
+            return
+        ok = self.rt.db.transaction(lambda c: s.update_instance(
+            c, uuid, self.rt.clock.now(), expect={"task_state": s.SPAWNING}, vm_state=s.ACTIVE, task_state=None,
+            power_state=s.POWER_RUNNING, progress=100))
+        if not ok:
+            LOG.info("instance %s changed during spawn (being deleted); leaving it to the delete", uuid)
+
+    def _fail_build(self, uuid: str, ctx: RequestContext, message: str) -> None:
+        try:
+            deallocate_for_instance(self.rt, ctx, uuid)
+        except NeutronFailure as err:
+            LOG.warning("could not free the ports of failed instance %s: %s", uuid, err)
+        self.driver.destroy(uuid)
+        fault = json.dumps({"code": 500, "message": message, "created": s.db_time(self.rt.clock.now()).isoformat()})
+        self.rt.db.transaction(lambda c: s.update_instance(
+            c, uuid, self.rt.clock.now(), expect={"task_state": s.NETWORKING}, vm_state=s.ERROR, task_state=None,
+            power_state=s.POWER_NOSTATE, fault=fault) or s.update_instance(
+            c, uuid, self.rt.clock.now(), expect={"task_state": s.SPAWNING}, vm_state=s.ERROR, task_state=None,
+            power_state=s.POWER_NOSTATE, fault=fault))
+
+    def terminate(self, uuid: str, reservation: str | None) -> None:
+        """The cast from the API (CMP-19): destroy the guest, free the network, destroy the row, commit quota."""
+        instance = self._get(uuid)
+        if instance is None:  # already finished elsewhere (local delete): only the guest may be left
+            self.driver.destroy(uuid)
+            if reservation:
+                self.rt.db.transaction(lambda c: quota.rollback(c, reservation))
+            return
+        ctx = service_context(instance["project_id"], instance["user_id"])
+        self.rt.notifier.info("compute.instance.delete.start", {"instance_id": uuid, "host": self.host})
+        self.driver.destroy(uuid)
+        deallocate_for_instance(self.rt, ctx, uuid)
+        finish_delete(self.rt, uuid, reservation)
+
+    def power(self, uuid: str, action: str) -> None:
+        """os-stop / os-start / reboot: the driver call, then the state the API promised."""
+        if self._get(uuid) is None:
+            return
+        if action == "stop":
+            self.driver.power_off(uuid)
+            values: dict[str, Any] = {"vm_state": s.STOPPED, "power_state": s.POWER_SHUTDOWN}
+        elif action == "start":
+            self.driver.power_on(uuid)
+            values = {"vm_state": s.ACTIVE, "power_state": s.POWER_RUNNING}
+        else:
+            self.driver.reboot(uuid, hard=action == "reboot_hard")
+            values = {"vm_state": s.ACTIVE, "power_state": s.POWER_RUNNING}
+        expect = {"task_state": {"stop": "powering-off", "start": "powering-on"}.get(action, "rebooting")}
+        if action == "reboot_hard":
+            expect = {"task_state": "rebooting_hard"}
+        self.rt.db.transaction(lambda c: s.update_instance(c, uuid, self.rt.clock.now(), expect=expect,
+                                                           task_state=None, **values))
+
+    def cleanup_deleted_guests(self) -> list[str]:
+        """Nova's ``_cleanup_running_deleted_instances`` (CMP-23, REG-30): guests with no live row go."""
+        removed = []
+        for guest in self.driver.list_guests():
+            instance = self._get(guest)
+            if instance is None or instance["host"] != self.host:
+                LOG.info("destroying guest %s on %s: its instance was deleted while the host was away", guest,
+                         self.host)
+                self.driver.destroy(guest)
+                removed.append(guest)
+        return removed
+
+
+def finish_delete(rt: Runtime, uuid: str, reservation: str | None) -> bool:
+    """Destroy the row and settle the quota in one transaction; False when another path already did."""
+    now = rt.clock.now()
+
+    def work(conn: Any) -> tuple[bool, dict[str, Any] | None]:
+        try:
+            instance: dict[str, Any] | None = s.get_instance(conn, uuid)
+        except NotFound:
+            instance = None
+        done = s.destroy_instance(conn, uuid, now)
+        if done and instance is not None:
+            quota.settle_release(conn, instance, reservation, now)
+        elif reservation:
+            quota.rollback(conn, reservation)
+        return done, instance
+
+    done, instance = rt.db.transaction(work)
+    if done:
+        rt.notifier.info("compute.instance.delete.end", {"instance_id": uuid,
+                                                          "host": instance["host"] if instance else None})
+    return done

@@ -1,0 +1,42 @@
+"""What every compute part shares: configuration, database, clock, Neutron client, notifier."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from regionmesh.compute.neutron import NeutronClient
+from regionmesh.compute.notify import Notifier
+from regionmesh.compute.quota import DEFAULT_LIMITS
+from regionmesh.context import RequestContext
+from regionmesh.db.clock import Clock
+from regionmesh.db.engine import Database
+
+
+@dataclass
+class ComputeConfig:
+    """Nova's knobs that matter here (names follow nova.conf)."""
+
+    region_name: str = "RegionOne"
+    availability_zone: str = "nova"
+    service_down_time: float = 60.0
+    report_interval: float = 10.0
+    # A DELETING instance whose host never acts is finished locally after this long (the seed's stuck case).
+    delete_timeout: float = 300.0
+    host_vcpus: int = 16
+    host_memory_mb: int = 32768
+    quota_limits: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
+
+
+@dataclass
+class Runtime:
+    config: ComputeConfig
+    db: Database
+    clock: Clock
+    neutron: NeutronClient
+    notifier: Notifier
+
+
+def service_context(project_id: str | None, user_id: str | None = None) -> RequestContext:
+    """Nova's own identity acting for an instance's project (workers and periodic tasks)."""
+    return RequestContext(user_id=user_id or "nova", project_id=project_id,
+                          roles=frozenset({"admin", "service", "member", "reader"}))

@@ -1,0 +1,241 @@
+"""The API side of compute (nova-api + conductor + scheduler): boot, delete paths, actions.
+
+Delete follows seed 004 step by step (CMP-10…CMP-22): disable_terminate is a no-op; DELETING and
+progress 0 are saved first; a quota release is reserved and then committed or rolled back on every
+path; a never-scheduled instance is destroyed at once; a host that is down (or unknown) means a
+local delete; an up host gets a fire-and-forget terminate. The seed's failure mode — an instance
+stuck in DELETING when the host only *looked* up — is closed by :meth:`ComputeAPI.periodic`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import uuid as uuidlib
+from datetime import timedelta
+from typing import Any
+
+from regionmesh.compute import quota
+from regionmesh.compute import store as s
+from regionmesh.compute.exceptions import BadRequest, Conflict, NotFound, NoValidHost
+from regionmesh.compute.hosts import HostWorker
+from regionmesh.compute.manager import finish_delete
+from regionmesh.compute.network import deallocate_for_instance, deallocate_port
+from regionmesh.compute.runtime import Runtime, service_context
+from regionmesh.compute.scheduler import select_host
+from regionmesh.context import RequestContext
+from regionmesh.db.clock import db_time
+
+LOG = logging.getLogger(__name__)
+
+
+class ComputeAPI:
+    """Instance lifecycle for one region's lab compute."""
+
+    def __init__(self, rt: Runtime, hosts: dict[str, HostWorker]) -> None:
+        self.rt = rt
+        self.hosts = hosts
+
+    # ---- reads ---------------------------------------------------------------------------------
+    def get(self, ctx: RequestContext, uuid: str) -> dict[str, Any]:
+        with self.rt.db.read() as conn:
+            instance = s.get_instance(conn, uuid)
+        if not ctx.is_admin and instance["project_id"] != ctx.project_id:
+            raise NotFound(f"Instance {uuid} could not be found.")
+        return instance
+
+    def list_instances(self, ctx: RequestContext, all_projects: bool = False) -> list[dict[str, Any]]:
+        with self.rt.db.read() as conn:
+            return s.list_instances(conn, None if (all_projects and ctx.is_admin) else ctx.project_id)
+
+    def ports(self, uuid: str) -> list[dict[str, Any]]:
+        with self.rt.db.read() as conn:
+            return s.instance_ports(conn, uuid)
+
+    # ---- boot ----------------------------------------------------------------------------------
+    def boot(self, ctx: RequestContext, name: str, flavor_ref: str, image_ref: str | None, networks: Any,
+             security_groups: list[str], availability_zone: str | None, key_name: str | None = None) -> \
+            tuple[dict[str, Any], str]:
+        """Record the instance (building/scheduling), commit its quota, schedule, cast the build."""
+        zone = availability_zone or self.rt.config.availability_zone
+        if zone != self.rt.config.availability_zone:
+            raise BadRequest(f"The requested availability zone is not available: {zone}")
+        if not ctx.project_id:
+            raise BadRequest("A project-scoped token is required to create a server.")
+        now = self.rt.clock.now()
+        uuid = str(uuidlib.uuid4())
+
+        def record(conn: Any) -> dict[str, Any]:
+            flavor = s.get_flavor(conn, flavor_ref)
+            if image_ref:
+                _check_image(conn, image_ref, flavor)
+            values = {"uuid": uuid, "project_id": ctx.project_id, "user_id": ctx.user_id, "name": name,
+                      "flavor_id": flavor["id"], "vcpus": flavor["vcpus"], "memory_mb": flavor["memory_mb"],
+                      "root_gb": flavor["root_gb"], "image_id": image_ref or None, "vm_state": s.BUILDING,
+                      "task_state": s.SCHEDULING, "power_state": s.POWER_NOSTATE, "host": None,
+                      "availability_zone": zone, "disable_terminate": False, "progress": 0, "fault": None,
+                      "request": json.dumps({"networks": networks, "security_groups": security_groups}),
+                      "key_name": key_name, "created_at": db_time(now), "updated_at": db_time(now)}
+            rid = quota.reserve(conn, ctx.project_id or "", quota.instance_deltas(values, 1),
+                                self.rt.config.quota_limits, now, uuid)
+            s.insert_instance(conn, values)
+            quota.commit(conn, rid)  # the row exists: usage counts it until it is destroyed
+            return values
+
+        instance = self.rt.db.transaction(record)
+        self._schedule(ctx, instance)
+        return self.get(ctx.elevated(), uuid), secrets.token_urlsafe(9)
+
+    def _schedule(self, ctx: RequestContext, instance: dict[str, Any]) -> None:
+        uuid = instance["uuid"]
+        live = {name for name, worker in self.hosts.items()}
+
+        def pick(conn: Any) -> str | None:
+            try:
+                host = select_host(self.rt, conn, instance, live)
+            except NoValidHost as err:
+                fault = json.dumps({"code": 500, "message": err.message,
+                                    "created": db_time(self.rt.clock.now()).isoformat()})
+                s.update_instance(conn, uuid, self.rt.clock.now(), expect={"task_state": s.SCHEDULING},
+                                  vm_state=s.ERROR, task_state=None, fault=fault)
+                return None
+            ok = s.update_instance(conn, uuid, self.rt.clock.now(), expect={"task_state": s.SCHEDULING},
+                                   host=host, task_state=None)
+            return host if ok else None
+
+        host = self.rt.db.transaction(pick)
+        if host is not None:
+            self.hosts[host].cast("build_and_run_instance", uuid, ctx)
+
+    # ---- delete (seed 004) ---------------------------------------------------------------------
+    def delete(self, ctx: RequestContext, uuid: str) -> None:
+        instance = self.get(ctx, uuid)
+        if instance["disable_terminate"]:  # CMP-11
+            LOG.info("instance termination disabled (%s)", uuid)
+            return
+        now = self.rt.clock.now()
+        while True:  # CMP-13: save DELETING/progress 0 first (compare-and-swap on the old task_state)
+            original = instance["task_state"]
+            saved = self.rt.db.transaction(lambda c, o=original: bool(s.update_instance(  # type: ignore[misc]
+                c, uuid, now, expect={"task_state": o}, task_state=s.DELETING, progress=0)))
+            if saved:
+                break
+            instance = self.get(ctx, uuid)  # raises NotFound when another delete finished it
+        reservation = self.rt.db.transaction(lambda c: quota.reserve(
+            c, instance["project_id"], quota.instance_deltas(instance, -1), {}, now, uuid))
+        try:
+            self._delete_path(instance, original, reservation)
+        except NotFound:  # CMP-22: gone meanwhile — roll back, stay quiet
+            self.rt.db.transaction(lambda c: quota.rollback(c, reservation))
+        except Exception:
+            self.rt.db.transaction(lambda c: quota.rollback(c, reservation))
+            raise
+
+    def _delete_path(self, instance: dict[str, Any], original: str | None, reservation: str) -> None:
+        uuid = instance["uuid"]
+        with self.rt.db.read() as conn:
+            instance = s.get_instance(conn, uuid)
+        if not instance["host"] and instance["vm_state"] != s.SHELVED_OFFLOADED:  # CMP-15
+            self.rt.notifier.info("compute.instance.delete.start", {"instance_id": uuid, "host": None})
+            if finish_delete(self.rt, uuid, reservation):
+                return
+            with self.rt.db.read() as conn:  # a host was assigned concurrently: take the normal path
+                instance = s.get_instance(conn, uuid)
+        with self.rt.db.read() as conn:  # CMP-17: unknown host → local
+            service = s.get_service(conn, instance["host"]) if instance["host"] else None
+        is_local = not s.service_is_up(service, self.rt.clock.now(), self.rt.config.service_down_time)
+        if not is_local:  # CMP-19
+            if original in (s.DELETING, s.SOFT_DELETING):
+                LOG.info("Instance is already in deleting state, ignoring this request (%s)", uuid)
+                self.rt.db.transaction(lambda c: quota.rollback(c, reservation))
+                return
+            worker = self.hosts.get(instance["host"])
+            if worker is None:
+                is_local = True
+            else:
+                worker.cast("terminate_instance", uuid, reservation)
+                return
+        self.local_delete(instance, reservation)  # CMP-20
+
+    def local_delete(self, instance: dict[str, Any], reservation: str | None) -> bool:
+        """CMP-21: the host is not going to act, so the API frees the network and destroys the row."""
+        uuid = instance["uuid"]
+        LOG.warning("instance's host %s is down, deleting from database (%s)", instance["host"], uuid)
+        self.rt.notifier.info("compute.instance.delete.start", {"instance_id": uuid, "host": instance["host"]})
+        deallocate_for_instance(self.rt, service_context(instance["project_id"], instance["user_id"]), uuid)
+        # Volumes: none yet (the volume service is a separate slice); BDM cleanup goes here.
+        return finish_delete(self.rt, uuid, reservation)
+
+    def periodic(self) -> list[str]:
+        """Finish deletes no host will do: host down, or DELETING for longer than ``delete_timeout``."""
+        now = self.rt.clock.now()
+        finished = []
+        with self.rt.db.read() as conn:
+            stuck = s.stuck_deleting(conn)
+            services = {i["host"]: s.get_service(conn, i["host"]) for i in stuck if i["host"]}
+        for instance in stuck:
+            up = s.service_is_up(services.get(instance["host"]), now, self.rt.config.service_down_time)
+            overdue = db_time(now) - instance["updated_at"] > timedelta(seconds=self.rt.config.delete_timeout)
+            if up and not overdue:
+                continue
+            try:
+                if self.local_delete(instance, None):
+                    finished.append(instance["uuid"])
+            except Exception:  # try again next period
+                LOG.exception("periodic local delete of %s failed", instance["uuid"])
+        return finished
+
+    # ---- other lifecycle -----------------------------------------------------------------------
+    def set_disable_terminate(self, uuid: str, value: bool) -> None:
+        self.rt.db.transaction(lambda c: s.update_instance(c, uuid, self.rt.clock.now(), disable_terminate=value))
+
+    def power_action(self, ctx: RequestContext, uuid: str, action: str) -> None:
+        """os-stop, os-start, reboot: state checks as Nova, then a cast to the host."""
+        instance = self.get(ctx, uuid)
+        allowed = {"stop": {s.ACTIVE, s.ERROR}, "start": {s.STOPPED}}.get(action, {s.ACTIVE, s.STOPPED, s.ERROR})
+        task = {"stop": "powering-off", "start": "powering-on", "reboot_hard": "rebooting_hard"}.get(
+            action, "rebooting")
+        if instance["vm_state"] not in allowed or instance["task_state"] is not None or not instance["host"]:
+            raise Conflict(f"Cannot '{action}' instance {uuid} while it is in vm_state {instance['vm_state']}")
+        if not self.rt.db.transaction(lambda c: s.update_instance(
+                c, uuid, self.rt.clock.now(), expect={"task_state": None}, task_state=task)):
+            raise Conflict(f"Cannot '{action}' instance {uuid}: it changed state concurrently")
+        self.hosts[instance["host"]].cast("power_action", uuid, action)
+
+    def attach_interface(self, ctx: RequestContext, uuid: str, network_id: str | None,
+                         port_id: str | None) -> dict[str, Any]:
+        """CMP-31: create (or adopt) the port, bind it, cache it; the driver hot-plug is a later seam."""
+        from regionmesh.compute.network import allocate_for_instance
+
+        instance = self.get(ctx, uuid)
+        if instance["task_state"] is not None or instance["vm_state"] not in (s.ACTIVE, s.STOPPED):
+            raise Conflict(f"Cannot 'attach_interface' instance {uuid} while it is in task_state "
+                           f"{instance['task_state']}")
+        before = {p["port_id"] for p in self.ports(uuid)}
+        nic = {"port": port_id} if port_id else {"uuid": network_id}
+        ports = allocate_for_instance(self.rt, ctx, instance, {"networks": [nic], "security_groups": []},
+                                      instance["host"])
+        return next(p for p in ports if p["port_id"] not in before)
+
+    def detach_interface(self, ctx: RequestContext, uuid: str, port_id: str) -> None:
+        instance = self.get(ctx, uuid)
+        if instance["task_state"] == s.DELETING:  # CMP-32
+            raise Conflict(f"Cannot 'detach_interface' instance {uuid} while it is in task_state deleting")
+        port = next((p for p in self.ports(uuid) if p["port_id"] == port_id), None)
+        if port is None:
+            raise NotFound(f"Port {port_id} is not attached")
+        deallocate_port(self.rt, service_context(instance["project_id"], instance["user_id"]), port)
+
+
+def _check_image(conn: Any, image_ref: str, flavor: dict[str, Any]) -> None:
+    from regionmesh.compute.images import get_image
+
+    image = get_image(conn, image_ref)
+    if image is None:
+        raise BadRequest(f"Can not find requested image {image_ref}")
+    if image["status"] != "active":
+        raise BadRequest(f"Image {image_ref} is not active.")
+    if flavor["root_gb"] and image["min_disk"] > flavor["root_gb"]:
+        raise BadRequest(f"Flavor's disk is too small for requested image. Flavor disk is "
+                         f"{flavor['root_gb'] * 1024 ** 3} bytes, image is {image['min_disk'] * 1024 ** 3} bytes.")
