@@ -88,3 +88,27 @@ def test_catalog_and_seed_walkthrough_with_the_cli(lab: Lab) -> None:
     assert central_port["fixed_ips"] == port["fixed_ips"]
     hidden = osc(lab, "regionmesh-demo", "network", "show", net["id"], region="RegionTwo", ok=False)
     assert "No Network found" in hidden or "404" in hidden or "not found" in hidden.lower()
+
+
+def test_sc01_real_boots_with_the_cli(lab: Lab, tmp_path: Path) -> None:
+    """SC-01 with real boots: `openstack --os-region-name RegionOne server create --flavor 1 --image …
+    --nic net-id=…` reaches ACTIVE with its IP from central, and central has the bound port."""
+    image = tmp_path / "cirros.img"
+    image.write_bytes(b"\0" * 4096)
+    osc(lab, "regionmesh-admin", "image", "create", "--file", str(image), "--disk-format", "raw",
+        "--container-format", "bare", "--public", "cirros", region="RegionOne")
+    net = osc(lab, "regionmesh-demo", "network", "create", "boot-net")
+    osc(lab, "regionmesh-demo", "subnet", "create", "--network", "boot-net", "--subnet-range", "10.9.1.0/24",
+        "boot-subnet")
+    server = osc(lab, "regionmesh-demo", "server", "create", "--flavor", "1", "--image", "cirros", "--nic",
+                 f"net-id={net['id']}", "--wait", "vm1", region="RegionOne")
+    assert server["status"] == "ACTIVE"
+    address = server["addresses"]["boot-net"][0]
+    ports = osc(lab, "regionmesh-admin", "port", "list", "--device-id", server["id"], "--long")
+    assert len(ports) == 1
+    central = osc(lab, "regionmesh-admin", "port", "show", ports[0]["ID"])
+    assert central["fixed_ips"][0]["ip_address"] == address
+    assert central["binding_host_id"].startswith("regionone-host")
+    assert central["device_owner"].startswith("compute:")
+    osc(lab, "regionmesh-demo", "server", "delete", "--wait", "vm1", region="RegionOne")
+    assert osc(lab, "regionmesh-admin", "port", "list", "--device-id", server["id"]) == []

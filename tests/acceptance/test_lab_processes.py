@@ -60,6 +60,10 @@ def test_detach_status_down_and_reuse(tmp_path: Path) -> None:
     assert not listening(endpoints["central Neutron API"])
     assert run("lab", "central", "start", "--state-dir", str(state)).returncode == 0
     assert listening(endpoints["central Neutron API"])
+    assert run("lab", "host", "stop", "RegionOne", "regionone-host1", "--state-dir", str(state)).returncode == 0
+    assert run("lab", "host", "start", "RegionOne", "regionone-host1", "--state-dir", str(state)).returncode == 0
+    nohost = run("lab", "host", "stop", "RegionOne", "nohost", "--state-dir", str(state))
+    assert nohost.returncode == 2 and "regionone-host2" in nohost.stderr
     unknown = run("lab", "region", "stop", "RegionNine", "--state-dir", str(state))
     assert unknown.returncode == 2 and "RegionOne" in unknown.stderr
     down = run("lab", "down", "--state-dir", str(state))

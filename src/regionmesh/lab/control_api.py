@@ -26,8 +26,14 @@ def create_control_app(lab: Lab) -> Starlette:
             return JSONResponse({"error": "bad or missing lab control token"}, status_code=401)
         kind, name, action = (request.path_params[k] for k in ("kind", "name", "action"))
         if kind == "host":
-            return JSONResponse({"error": "compute hosts are not part of the lab yet (they arrive with lab "
-                                          "compute)"}, status_code=501)
+            region, _, host = name.partition(":")
+            compute = lab.computes.get(region)
+            if compute is None or host not in compute.compute.hosts or action not in ("stop", "start"):
+                hosts = {r: sorted(c.compute.hosts) for r, c in lab.computes.items()}
+                return JSONResponse({"error": f"unknown host {host!r} in {region!r} or action {action!r}; hosts: "
+                                              f"{hosts}"}, status_code=404)
+            await anyio.to_thread.run_sync(compute.stop_host if action == "stop" else compute.start_host, host)
+            return JSONResponse({"service": f"host:{name}", "state": "stopped" if action == "stop" else "running"})
         key = "central" if kind == "central" else f"region:{name}"
         if key not in lab.services or action not in ("stop", "start"):
             known = ", ".join(sorted(k.split(":")[-1] for k in lab.services))

@@ -34,6 +34,8 @@ from regionmesh.network import callbacks as cb
 
 IDENTITY_PORT = 5000
 CENTRAL_PORT = 20001
+COMPUTE_BASE_PORT = 8774  # RegionOne 8774, RegionTwo 8784, … (Nova's port, 10 apart)
+IMAGE_BASE_PORT = 9292
 ADMIN_PORT = 19999
 REGION_BASE_PORT = 9696
 
@@ -61,9 +63,23 @@ class LabOptions:
     def central_url(self) -> str:
         return self.url(self.central_port)
 
+    hosts_per_region: int = 2
+
+    def compute_port(self, index: int) -> int:
+        return COMPUTE_BASE_PORT + 10 * index
+
+    def image_port(self, index: int) -> int:
+        return IMAGE_BASE_PORT + index
+
     def base_ports(self) -> list[int]:
         """Every listener's port before the offset."""
-        return [self.identity_port, self.central_port, self.admin_port] + [p for _, _, p in self.region_names()]
+        out = [self.identity_port, self.central_port, self.admin_port]
+        for i, (_, _, port) in enumerate(self.region_names()):
+            out += [port, self.compute_port(i), self.image_port(i)]
+        return out
+
+    def host_names(self, region: str) -> list[str]:
+        return [f"{region.lower()}-host{n}" for n in range(1, self.hosts_per_region + 1)]
 
     def pick_free_offset(self, low: int = 10000, high: int = 30000, tries: int = 100) -> int:
         """A random offset at which every listener's port is free (tests and benchmarks run labs side by side)."""
@@ -128,6 +144,7 @@ class Lab:
         # Services that can be stopped and started on demand (failures for users and tests alike).
         self.services: dict[str, tuple[str, Any, int]] = {}
         self.control: ThreadedServer | None = None
+        self.computes: dict[str, Any] = {}
         self.control_token = secrets.token_urlsafe(16)
 
     def say(self, text: str) -> None:
@@ -138,7 +155,9 @@ class Lab:
         wanted = [("central Neutron API", opts.central_port), ("Admin API", opts.admin_port)]
         if not opts.noauth:
             wanted.append(("identity", opts.identity_port))
-        wanted += [(f"{name} Neutron API", port) for name, _, port in opts.region_names()]
+        for i, (name, _, port) in enumerate(opts.region_names()):
+            wanted += [(f"{name} Neutron API", port), (f"{name} compute API", opts.compute_port(i)),
+                       (f"{name} image API", opts.image_port(i))]
         for name, port in wanted:
             if port_in_use(opts.host, port + opts.port_offset):
                 raise PortTaken(f"{name}: {opts.host}:{port + opts.port_offset} is already in use; stop what holds "
@@ -189,10 +208,12 @@ class Lab:
         self._serve("central Neutron API (CentralRegion)", self.central_app, opts.central_port, key="central")
         core = self.central_app.core
         self._serve("Admin API", create_admin_app(central, core.db), opts.admin_port)
-        for name, az, port in opts.region_names():
+        for i, (name, az, port) in enumerate(opts.region_names()):
             settings = _settings(opts, name, port, role__role="region", role__region_name=name, role__az_name=az,
                                  role__central_url=opts.central_url)
-            self._serve(f"{name} Neutron API ({az})", build_neutron(settings), port, key=f"region:{name}")
+            region_app = build_neutron(settings)
+            self._serve(f"{name} Neutron API ({az})", region_app, port, key=f"region:{name}")
+            self._start_compute(i, name, az, settings, region_app)
         from regionmesh.lab.control_api import create_control_app
 
         self.control = ThreadedServer(create_control_app(self), opts.host, 0).start()
@@ -204,6 +225,20 @@ class Lab:
                          cb.FLOATING_IP):
             for event in (cb.AFTER_CREATE, cb.AFTER_UPDATE, cb.AFTER_DELETE):
                 core.registry.subscribe(self._wake_workers, resource, event)
+
+    def _start_compute(self, index: int, name: str, az: str, settings: Settings, region_app: Any) -> None:
+        """The region's compute (two hosts by default) and images, over the region's own database."""
+        from regionmesh.api.compute_v21 import create_compute_app
+        from regionmesh.api.image_v2 import create_image_app
+
+        opts = self.opts
+        db = region_app.core.db
+        compute = create_compute_app(settings, db, opts.url(opts.region_base_port + index), name, az,
+                                     opts.host_names(name))
+        self.computes[name] = compute
+        self._serve(f"{name} compute API", compute, opts.compute_port(index), key=f"compute:{name}")
+        self._serve(f"{name} image API", create_image_app(db, settings.auth), opts.image_port(index),
+                    key=f"image:{name}")
 
     def _wake_workers(self, resource: str, event: str, trigger: Any, payload: Any = None) -> None:
         if self.workers is not None:
@@ -229,6 +264,9 @@ class Lab:
                    CatalogEntry("multiregion-networking", "regionmesh", "CentralRegion",
                                 opts.url(opts.admin_port) + "/v1.0")]
         catalog += [CatalogEntry("network", "neutron", name, url) for name, url in endpoints.items()]
+        for i, (name, _, _) in enumerate(opts.region_names()):
+            catalog += [CatalogEntry("compute", "nova", name, opts.url(opts.compute_port(i)) + "/v2.1"),
+                        CatalogEntry("image", "glance", name, opts.url(opts.image_port(i)))]
         pw = lab_secrets(opts.state_dir)
         bootstrap(app.store, BootstrapSpec(admin_password=pw["admin"], demo_password=pw["demo"],
                                            identity_url=server.url + "/v3", catalog=catalog,
@@ -279,13 +317,19 @@ class Lab:
             server.stop()
             self.say(f"[lab] stopped {name}")
         self.servers.clear()
+        for compute in self.computes.values():
+            compute.close()
+        self.computes.clear()
 
     def endpoints(self) -> dict[str, str]:
         opts = self.opts
         out = {} if opts.noauth else {"identity": opts.url(opts.identity_port) + "/v3"}
         out["central Neutron API"] = opts.central_url + "/v2.0"
         out["Admin API"] = opts.url(opts.admin_port) + "/v1.0"
-        out.update({f"{name} Neutron API": opts.url(port) + "/v2.0" for name, _, port in opts.region_names()})
+        for i, (name, _, port) in enumerate(opts.region_names()):
+            out[f"{name} Neutron API"] = opts.url(port) + "/v2.0"
+            out[f"{name} compute API"] = opts.url(opts.compute_port(i)) + "/v2.1"
+            out[f"{name} image API"] = opts.url(opts.image_port(i))
         return out
 
     def summary(self) -> str:
@@ -296,8 +340,11 @@ class Lab:
             lines += [f"  identity       Keystone v3    {opts.url(opts.identity_port)}/v3"]
         lines += [f"  CentralRegion  Neutron v2.0   {opts.central_url}/v2.0",
                  f"  Admin API      (pods, jobs)   {admin}/v1.0"]
-        lines += [f"  {name:<14} Neutron v2.0   {opts.url(port)}/v2.0  ({az})" for name, az, port in
-                  opts.region_names()]
+        for i, (name, az, port) in enumerate(opts.region_names()):
+            lines += [f"  {name:<14} Neutron v2.0   {opts.url(port)}/v2.0  ({az})",
+                      f"  {'':<14} Nova v2.1      {opts.url(opts.compute_port(i))}/v2.1  "
+                      f"(hosts {', '.join(opts.host_names(name))})",
+                      f"  {'':<14} Glance v2      {opts.url(opts.image_port(i))}"]
         auth = "" if opts.noauth else ' -H "X-Auth-Token: $TOKEN"'
         lines += ["", "Next (seed 001, step 1): register the regions as pods"]
         if not opts.noauth:
