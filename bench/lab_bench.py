@@ -28,8 +28,8 @@ def main() -> None:
     info = read_state(state)
     assert info is not None
     mem = rss_mb(int(info["pid"]))
-    print(f"lab up (identity, central, admin API, 2 regions with compute and images, 2 workers): ready in {took:5.1f} s, "
-          f"RSS {mem:6.1f} MB (goal < 300 MB)", flush=True)
+    print(f"lab up (identity, central, admin API, 2 regions with compute and images, 2 workers): "
+          f"ready in {took:5.1f} s, RSS {mem:6.1f} MB (goal < 300 MB)", flush=True)
     subprocess.run([EXE, "lab", "down", "--state-dir", str(state)], capture_output=True, timeout=60)
 
 
