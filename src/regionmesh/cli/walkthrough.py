@@ -2,8 +2,9 @@
 
 Each step says what it does and why, runs it through the public APIs (the Admin API, central's and
 the regions' Neutron APIs, with real tokens), shows the resulting state, and stops at the first
-problem with what to look at. VM boots are emulated exactly as Nova calls its region's Neutron
-(GET the network, POST the port, PUT the binding) until the lab has compute.
+problem with what to look at. VMs boot through each region's compute API when the catalog has one
+(else the boot is emulated exactly as Nova calls its region's Neutron: GET the network, POST the
+port, PUT the binding).
 """
 
 from __future__ import annotations
@@ -36,6 +37,16 @@ class Walkthrough:
                                        headers={"X-Auth-Token": admin.token}) for r in ("RegionOne", "RegionTwo")}
         self.admin_central = httpx.Client(base_url=admin.endpoint("network", "CentralRegion") + "/v2.0",
                                           headers={"X-Auth-Token": admin.token}, timeout=30)
+        self.compute: dict[str, httpx.Client] = {}
+        self.images: dict[str, httpx.Client] = {}
+        for region in ("RegionOne", "RegionTwo"):
+            try:
+                self.compute[region] = httpx.Client(base_url=demo.endpoint("compute", region),
+                                                    headers={"X-Auth-Token": demo.token}, timeout=30)
+                self.images[region] = httpx.Client(base_url=admin.endpoint("image", region),
+                                                   headers={"X-Auth-Token": admin.token}, timeout=30)
+            except OperatorError:
+                pass
         self.state: dict[str, Any] = {}
         self.step_no = 0
 
@@ -75,6 +86,8 @@ class Walkthrough:
         return f"{name} {net['id']} ({cidr}) exists in CentralRegion only"
 
     def boot(self, key: str, region: str, net_key: str) -> str:
+        if region in self.compute:
+            return self.boot_server(key, region, net_key)
         net, _ = self.state[net_key]
         client = self.region[region]
         self.ok(client.get(f"/networks/{net['id']}"), f"{region} GET network")
@@ -88,6 +101,39 @@ class Walkthrough:
         mine = sorted({r["resource_type"] for r in routed if r["top_id"] in (port["id"], net["id"])})
         return (f"{key} port {port['id']} ip {port['fixed_ips'][0]['ip_address']} in {region}; "
                 f"routings: {', '.join(mine)}")
+
+    def boot_server(self, key: str, region: str, net_key: str) -> str:
+        """A real boot: `server create --flavor 1 --image cirros --nic net-id=…` on the region's compute."""
+        net, _ = self.state[net_key]
+        images = self.images[region]
+        found = self.ok(images.get("/v2/images", params={"name": "cirros"}), "image list")["images"]
+        if not found:
+            image = self.ok(images.post("/v2/images", json={"name": "cirros", "disk_format": "raw",
+                                                            "container_format": "bare", "visibility": "public"}),
+                            "image create")
+            self.ok(images.put(f"/v2/images/{image['id']}/file", content=b"\0" * 4096,
+                               headers={"Content-Type": "application/octet-stream"}), "image upload")
+            image_id = image["id"]
+        else:
+            image_id = found[0]["id"]
+        compute = self.compute[region]
+        server = self.ok(compute.post("/servers", json={"server": {
+            "name": key, "flavorRef": "1", "imageRef": image_id, "networks": [{"uuid": net["id"]}]}}),
+            f"{region} server create")["server"]
+        deadline = time.monotonic() + 60
+        while True:
+            shown = self.ok(compute.get(f"/servers/{server['id']}"), "server show")["server"]
+            if shown["status"] in ("ACTIVE", "ERROR") or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)  # waiting for the boot, bounded
+        if shown["status"] != "ACTIVE":
+            raise StepFailed(f"{key} is {shown['status']}: {shown.get('fault', {}).get('message', 'no fault')}")
+        ports = self.ok(self.admin_central.get("/ports", params={"device_id": server["id"]}), "port list")["ports"]
+        self.state[key] = ports[0]
+        routed = self.admin.call("GET", "/routings")["routings"]
+        mine = sorted({r["resource_type"] for r in routed if r["top_id"] in (ports[0]["id"], net["id"])})
+        return (f"{key} ACTIVE in {region} on {ports[0]['binding:host_id']}, ip "
+                f"{ports[0]['fixed_ips'][0]['ip_address']} allocated by central; routings: {', '.join(mine)}")
 
     def ext_net(self) -> str:
         ext = self.ok(self.admin_central.post("/networks", json={"network": {
