@@ -201,8 +201,11 @@ class Lab:
             self.say("[lab] WARNING: --noauth: authentication is off, every caller is trusted")
         else:
             self._start_identity(endpoints)
+        # An external network created without a hint lives in the first region (the operator can hint
+        # another): so `openstack network create --external` works as in a single-region cloud.
         central = _settings(opts, "central", opts.central_port, role__role="central",
-                            role__region_endpoints=endpoints)
+                            role__region_endpoints=endpoints,
+                            role__default_region_for_external_network=opts.region_names()[0][0])
         self.say("[lab] central: preparing database…")
         self.central_app = build_neutron(central)
         self._serve("central Neutron API (CentralRegion)", self.central_app, opts.central_port, key="central")
