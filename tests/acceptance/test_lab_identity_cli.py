@@ -112,3 +112,13 @@ def test_sc01_real_boots_with_the_cli(lab: Lab, tmp_path: Path) -> None:
     assert central["device_owner"].startswith("compute:")
     osc(lab, "regionmesh-demo", "server", "delete", "--wait", "vm1", region="RegionOne")
     assert osc(lab, "regionmesh-admin", "port", "list", "--device-id", server["id"]) == []
+
+
+def test_volumes_through_the_catalog_with_the_cli(lab: Lab) -> None:
+    """The lab's Cinder subset is found through the catalog (its URL template carries the project)."""
+    volume = osc(lab, "regionmesh-demo", "volume", "create", "--size", "1", "v1", region="RegionOne")
+    assert volume["size"] == 1
+    shown = osc(lab, "regionmesh-demo", "volume", "show", "v1", region="RegionOne")
+    assert shown["status"] == "available"
+    osc(lab, "regionmesh-demo", "volume", "delete", "v1", region="RegionOne")
+    assert osc(lab, "regionmesh-demo", "volume", "list", region="RegionOne") == []

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from regionmesh.compute import block_device as bd
 from regionmesh.compute import quota
 from regionmesh.compute import store as s
 from regionmesh.compute import views as v
@@ -57,7 +58,10 @@ def _server(c: LabCompute, call: Call, instance: dict[str, Any]) -> dict[str, An
             flavor = s.get_flavor(conn, instance["flavor_id"])
         except NotFound:
             flavor = None
-    return v.server_view(call.ctx, instance, c.api.ports(instance["uuid"]), flavor, call.base, call.version)
+        volumes = [b["volume_id"] for b in bd.bdms(conn, instance["uuid"]) if b["volume_id"]]
+    view = v.server_view(call.ctx, instance, c.api.ports(instance["uuid"]), flavor, call.base, call.version)
+    view["os-extended-volumes:volumes_attached"] = [{"id": vid, "delete_on_termination": False} for vid in volumes]
+    return view
 
 
 def _parse_networks(raw: Any, version: tuple[int, int]) -> Any:
@@ -115,6 +119,8 @@ def servers(c: LabCompute, call: Call) -> Result:
         return _action(c, call, uuid)
     if parts[1] == "os-interface":
         return _interfaces(c, call, uuid)
+    if parts[1] == "os-volume_attachments":
+        return _volume_attachments(c, call, uuid)
     raise NotFound("The resource could not be found.")
 
 
@@ -132,7 +138,7 @@ def _create_server(c: LabCompute, call: Call) -> Result:
     instance, password = c.api.boot(call.ctx, name, flavor_ref, image_ref,
                                     _parse_networks(body.get("networks"), call.version),
                                     [g for g in groups if g] or ["default"], body.get("availability_zone"),
-                                    body.get("key_name"))
+                                    body.get("key_name"), bd.parse_bdm_v2(body.get("block_device_mapping_v2")))
     uuid = instance["uuid"]
     return 202, {"server": {"id": uuid, "adminPass": password, "OS-DCF:diskConfig": "MANUAL",
                             "security_groups": [{"name": g} for g in groups or ["default"]],
@@ -174,6 +180,34 @@ def _interfaces(c: LabCompute, call: Call, uuid: str) -> Result:
         return 200, {"interfaceAttachment": v.interface_view(found[0])}
     if len(parts) == 1 and call.method == "DELETE":
         c.api.detach_interface(call.ctx, uuid, parts[0])
+        return 202, None
+    raise _MethodNotAllowed("Method not allowed")
+
+
+def _attachment_view(uuid: str, bdm: dict[str, Any]) -> dict[str, Any]:
+    return {"id": bdm["volume_id"], "serverId": uuid, "volumeId": bdm["volume_id"], "device": bdm["device_name"],
+            "delete_on_termination": bool(bdm["delete_on_termination"])}
+
+
+def _volume_attachments(c: LabCompute, call: Call, uuid: str) -> Result:
+    """``/servers/{id}/os-volume_attachments``: list, show, attach (POST), detach (DELETE)."""
+    parts = call.parts[2:]
+    if not parts and call.method == "GET":
+        return 200, {"volumeAttachments": [_attachment_view(uuid, b) for b in c.api.volume_attachments(call.ctx,
+                                                                                                          uuid)]}
+    if not parts and call.method == "POST":
+        body = _member(call.body, "volumeAttachment")
+        if not isinstance(body.get("volumeId"), str):
+            raise BadRequest("Invalid input for field/attribute volumeId.")
+        out = c.api.attach_volume(call.ctx, uuid, body["volumeId"], body.get("device"))
+        return 200, {"volumeAttachment": out}
+    if len(parts) == 1 and call.method == "GET":
+        found = [b for b in c.api.volume_attachments(call.ctx, uuid) if b["volume_id"] == parts[0]]
+        if not found:
+            raise NotFound(f"Instance {uuid} is not attached to volume {parts[0]}.")
+        return 200, {"volumeAttachment": _attachment_view(uuid, found[0])}
+    if len(parts) == 1 and call.method == "DELETE":
+        c.api.detach_volume(call.ctx, uuid, parts[0])
         return 202, None
     raise _MethodNotAllowed("Method not allowed")
 

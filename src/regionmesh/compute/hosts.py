@@ -109,4 +109,5 @@ class HostWorker:
 
     def _handlers(self) -> dict[str, Callable[..., None]]:
         m = self.manager
-        return {"build_and_run_instance": m.build, "terminate_instance": m.terminate, "power_action": m.power}
+        return {"build_and_run_instance": m.build, "terminate_instance": m.terminate, "power_action": m.power,
+                "attach_volume": m.attach_volume, "detach_volume": m.detach_volume}

@@ -11,6 +11,7 @@ import json
 import logging
 from typing import Any
 
+from regionmesh.compute import block_device as bd
 from regionmesh.compute import quota
 from regionmesh.compute import store as s
 from regionmesh.compute.exceptions import ComputeError, NeutronFailure, NotFound
@@ -49,9 +50,11 @@ class ComputeManager:
             instance = self._get(uuid)
             if instance is None or instance["task_state"] == s.DELETING:
                 return  # deleted meanwhile: the delete path frees what we cached
+            self._prep_block_devices(uuid, ctx)
             self.rt.db.transaction(lambda c: s.update_instance(c, uuid, self.rt.clock.now(),
                                                                task_state=s.SPAWNING))
             self.driver.spawn(instance, ports)
+            self._lock_root_volume(uuid)
         except Exception as err:  # any failure becomes the instance's fault
             message = err.message if isinstance(err, ComputeError) else f"{type(err).__name__}: {err}"
             LOG.warning("build of %s on %s failed: %s", uuid, self.host, message)
@@ -80,15 +83,76 @@ class ComputeManager:
         """The cast from the API (CMP-19): destroy the guest, free the network, destroy the row, commit quota."""
         instance = self._get(uuid)
         if instance is None:  # already finished elsewhere (local delete): only the guest may be left
-            self.driver.destroy(uuid)
+            self._destroy_guest(uuid)
             if reservation:
                 self.rt.db.transaction(lambda c: quota.rollback(c, reservation))
             return
         ctx = service_context(instance["project_id"], instance["user_id"])
         self.rt.notifier.info("compute.instance.delete.start", {"instance_id": uuid, "host": self.host})
-        self.driver.destroy(uuid)
+        self._destroy_guest(uuid)
+        bd.cleanup_volumes(self.rt.volumes, self.rt.db, ctx, uuid, self.connector())
         deallocate_for_instance(self.rt, ctx, uuid)
         finish_delete(self.rt, uuid, reservation)
+
+    # ---- volumes -----------------------------------------------------------------------------------
+    def connector(self) -> dict[str, Any]:
+        return {"ip": "127.0.0.1", "host": self.host, "initiator": f"iqn.1994-05.com.redhat:{self.host}"}
+
+    def _destroy_guest(self, uuid: str) -> None:
+        """The guest goes, and with it the RBD locks its disks held (a clean close releases them)."""
+        self.driver.destroy(uuid)
+        self.rt.volumes.release_locks(self.host, uuid)
+
+    def _prep_block_devices(self, uuid: str, ctx: RequestContext) -> None:
+        """Nova's ``_prep_block_device``: create the volumes the BDMs ask for, then connect and attach each."""
+        vapi = self.rt.volumes
+        with self.rt.db.read() as conn:
+            rows = bd.bdms(conn, uuid)
+        for bdm in rows:
+            device = bdm["device_name"] or ("/dev/vda" if bdm["boot_index"] == 0 else None)
+            vid = bdm["volume_id"]
+            if vid is None:
+                source = bdm["source_type"]
+                volume = vapi.create(ctx, bdm["volume_size"], name=f"{uuid}-{source}",
+                                     image_id=bdm["image_id"] if source == "image" else None,
+                                     snapshot_id=bdm["image_id"] if source == "snapshot" else None)
+                vid = volume["id"]
+                vapi.reserve(ctx, vid)
+            with self.rt.db.read() as conn:
+                device = device or bd.next_device(conn, uuid)
+            bdm_id, where = bdm["id"], device
+            self.rt.db.transaction(lambda c: bd.set_volume(c, bdm_id, vid, where))  # noqa: B023
+            vapi.initialize_connection(ctx, vid, self.connector())
+            vapi.attach(ctx, vid, uuid, self.host, device, self.connector())
+
+    def _lock_root_volume(self, uuid: str) -> None:
+        """VOL-02: the guest opens its root volume, which takes the image's exclusive lock."""
+        with self.rt.db.read() as conn:
+            root = next((b for b in bd.bdms(conn, uuid) if b["boot_index"] == 0 and b["volume_id"]), None)
+        if root is not None:
+            self.rt.volumes.acquire_lock(root["volume_id"], self.host, uuid)
+
+    def attach_volume(self, uuid: str, volume_id: str, device: str) -> None:
+        """Connect and attach a reserved volume; on failure give it back and drop the BDM."""
+        vapi = self.rt.volumes
+        instance = self._get(uuid)
+        try:
+            if instance is None:
+                raise NotFound(f"Instance {uuid} could not be found.")
+            vapi.initialize_connection(None, volume_id, self.connector())
+            vapi.attach(None, volume_id, uuid, self.host, device, self.connector())
+        except Exception as err:
+            LOG.warning("attaching volume %s to %s failed: %s", volume_id, uuid, err)
+            vapi.unreserve(None, volume_id)
+            self.rt.db.transaction(lambda c: _drop_bdm(c, uuid, volume_id))
+
+    def detach_volume(self, uuid: str, volume_id: str) -> None:
+        """Unplug, terminate the connection, detach in Cinder, drop the BDM (VOL-08)."""
+        vapi = self.rt.volumes
+        vapi.release_locks(self.host, uuid, volume_id)  # unplugged: the guest no longer holds it
+        vapi.terminate_connection(None, volume_id, self.connector())
+        vapi.detach(None, volume_id)
+        self.rt.db.transaction(lambda c: _drop_bdm(c, uuid, volume_id))
 
     def power(self, uuid: str, action: str) -> None:
         """os-stop / os-start / reboot: the driver call, then the state the API promised."""
@@ -117,7 +181,7 @@ class ComputeManager:
             if instance is None or instance["host"] != self.host:
                 LOG.info("destroying guest %s on %s: its instance was deleted while the host was away", guest,
                          self.host)
-                self.driver.destroy(guest)
+                self._destroy_guest(guest)
                 removed.append(guest)
         return removed
 
@@ -143,3 +207,9 @@ def finish_delete(rt: Runtime, uuid: str, reservation: str | None) -> bool:
         rt.notifier.info("compute.instance.delete.end", {"instance_id": uuid,
                                                           "host": instance["host"] if instance else None})
     return done
+
+
+def _drop_bdm(conn: Any, instance_uuid: str, volume_id: str) -> None:
+    for bdm in bd.bdms(conn, instance_uuid):
+        if bdm["volume_id"] == volume_id:
+            bd.destroy_bdm(conn, bdm["id"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from regionmesh.compute.neutron import NeutronClient
 from regionmesh.compute.notify import Notifier
@@ -10,6 +11,9 @@ from regionmesh.compute.quota import DEFAULT_LIMITS
 from regionmesh.context import RequestContext
 from regionmesh.db.clock import Clock
 from regionmesh.db.engine import Database
+
+if TYPE_CHECKING:
+    from regionmesh.compute.volumes import VolumeAPI
 
 
 @dataclass
@@ -34,6 +38,16 @@ class Runtime:
     clock: Clock
     neutron: NeutronClient
     notifier: Notifier
+    volumes_api: VolumeAPI | None = None  # the region's volume service; shared with the volume app when wired
+
+    @property
+    def volumes(self) -> VolumeAPI:
+        """The region's volume service, called in process as Nova calls Cinder (same database)."""
+        if self.volumes_api is None:
+            from regionmesh.compute.volumes import VolumeAPI
+
+            self.volumes_api = VolumeAPI(self.db, self.clock)
+        return self.volumes_api
 
 
 def service_context(project_id: str | None, user_id: str | None = None) -> RequestContext:

@@ -16,8 +16,10 @@ import uuid as uuidlib
 from datetime import timedelta
 from typing import Any
 
+from regionmesh.compute import block_device as bd
 from regionmesh.compute import quota
 from regionmesh.compute import store as s
+from regionmesh.compute import volumes as vol
 from regionmesh.compute.exceptions import BadRequest, Conflict, NotFound, NoValidHost
 from regionmesh.compute.hosts import HostWorker
 from regionmesh.compute.manager import finish_delete
@@ -55,9 +57,17 @@ class ComputeAPI:
 
     # ---- boot ----------------------------------------------------------------------------------
     def boot(self, ctx: RequestContext, name: str, flavor_ref: str, image_ref: str | None, networks: Any,
-             security_groups: list[str], availability_zone: str | None, key_name: str | None = None) -> \
-            tuple[dict[str, Any], str]:
-        """Record the instance (building/scheduling), commit its quota, schedule, cast the build."""
+             security_groups: list[str], availability_zone: str | None, key_name: str | None = None,
+             block_devices: list[dict[str, Any]] | None = None) -> tuple[dict[str, Any], str]:
+        """Record the instance (building/scheduling), commit its quota, schedule, cast the build.
+
+        Volume BDMs are recorded with the instance; a source volume is reserved in the same
+        transaction (as Nova's API does), so a failed create cannot leave it claimed.
+        """
+        block_devices = block_devices or []
+        if block_devices and not image_ref and not any(b["boot_index"] == 0 for b in block_devices):
+            raise BadRequest("Block Device Mapping is Invalid: Boot sequence for the instance and image/block "
+                             "device mapping combination is not valid.")
         zone = availability_zone or self.rt.config.availability_zone
         if zone != self.rt.config.availability_zone:
             raise BadRequest(f"The requested availability zone is not available: {zone}")
@@ -80,6 +90,12 @@ class ComputeAPI:
             rid = quota.reserve(conn, ctx.project_id or "", quota.instance_deltas(values, 1),
                                 self.rt.config.quota_limits, now, uuid)
             s.insert_instance(conn, values)
+            for bdm in block_devices:
+                if bdm["volume_id"]:
+                    vol.reserve(conn, ctx, bdm["volume_id"], now)
+                if bdm["boot_index"] == 0:
+                    bdm = {**bdm, "device_name": "/dev/vda"}
+                bd.insert_bdm(conn, uuid, bdm, now)
             quota.commit(conn, rid)  # the row exists: usage counts it until it is destroyed
             return values
 
@@ -139,6 +155,7 @@ class ComputeAPI:
         if not instance["host"] and instance["vm_state"] != s.SHELVED_OFFLOADED:  # CMP-15
             self.rt.notifier.info("compute.instance.delete.start", {"instance_id": uuid, "host": None})
             if finish_delete(self.rt, uuid, reservation):
+                bd.cleanup_volumes(self.rt.volumes, self.rt.db, self._ctx(instance), uuid, bd.LOCAL_CONNECTOR)
                 return
             with self.rt.db.read() as conn:  # a host was assigned concurrently: take the normal path
                 instance = s.get_instance(conn, uuid)
@@ -163,9 +180,14 @@ class ComputeAPI:
         uuid = instance["uuid"]
         LOG.warning("instance's host %s is down, deleting from database (%s)", instance["host"], uuid)
         self.rt.notifier.info("compute.instance.delete.start", {"instance_id": uuid, "host": instance["host"]})
-        deallocate_for_instance(self.rt, service_context(instance["project_id"], instance["user_id"]), uuid)
-        # Volumes: none yet (the volume service is a separate slice); BDM cleanup goes here.
+        deallocate_for_instance(self.rt, self._ctx(instance), uuid)
+        # Step 5: terminate/detach/delete each volume, breaking a dead host's RBD lock (REG-22, REG-23).
+        bd.cleanup_volumes(self.rt.volumes, self.rt.db, self._ctx(instance), uuid, bd.LOCAL_CONNECTOR)
         return finish_delete(self.rt, uuid, reservation)
+
+    @staticmethod
+    def _ctx(instance: dict[str, Any]) -> RequestContext:
+        return service_context(instance["project_id"], instance["user_id"])
 
     def periodic(self) -> list[str]:
         """Finish deletes no host will do: host down, or DELETING for longer than ``delete_timeout``."""
@@ -226,6 +248,48 @@ class ComputeAPI:
         if port is None:
             raise NotFound(f"Port {port_id} is not attached")
         deallocate_port(self.rt, service_context(instance["project_id"], instance["user_id"]), port)
+
+
+    # ---- volumes (os-volume_attachments) --------------------------------------------------------
+    def volume_attachments(self, ctx: RequestContext, uuid: str) -> list[dict[str, Any]]:
+        self.get(ctx, uuid)
+        with self.rt.db.read() as conn:
+            return [b for b in bd.bdms(conn, uuid) if b["volume_id"]]
+
+    def attach_volume(self, ctx: RequestContext, uuid: str, volume_id: str, device: str | None) -> dict[str, Any]:
+        """Reserve the volume and record the BDM here; the host connects and attaches it (CMP-37)."""
+        instance = self.get(ctx, uuid)
+        if instance["vm_state"] not in (s.ACTIVE, s.STOPPED) or instance["task_state"] is not None \
+                or not instance["host"]:
+            raise Conflict(f"Cannot 'attach_volume' instance {uuid} while it is in vm_state "
+                           f"{instance['vm_state']}")
+        now = self.rt.clock.now()
+
+        def record(conn: Any) -> str:
+            if any(b["volume_id"] == volume_id for b in bd.bdms(conn, uuid)):
+                raise BadRequest(f"Invalid volume: volume {volume_id} already attached to {uuid}")
+            vol.reserve(conn, ctx, volume_id, now)
+            name = device or bd.next_device(conn, uuid)
+            bd.insert_bdm(conn, uuid, {"volume_id": volume_id, "source_type": "volume", "destination_type": "volume",
+                                       "device_name": name, "delete_on_termination": False}, now)
+            return name
+
+        name = self.rt.db.transaction(record)
+        self.hosts[instance["host"]].cast("attach_volume", uuid, volume_id, name)
+        return {"id": volume_id, "serverId": uuid, "volumeId": volume_id, "device": name}
+
+    def detach_volume(self, ctx: RequestContext, uuid: str, volume_id: str) -> None:
+        """Nova refuses the root volume; otherwise mark it detaching and let the host finish."""
+        instance = self.get(ctx, uuid)
+        if instance["task_state"] == s.DELETING:
+            raise Conflict(f"Cannot 'detach_volume' instance {uuid} while it is in task_state deleting")
+        bdm = next((b for b in self.volume_attachments(ctx, uuid) if b["volume_id"] == volume_id), None)
+        if bdm is None:
+            raise NotFound(f"volume_id not found: {volume_id}")
+        if bdm["boot_index"] == 0:
+            raise BadRequest("Can't detach root device volume")
+        self.rt.volumes.begin_detaching(None, volume_id)
+        self.hosts[instance["host"]].cast("detach_volume", uuid, volume_id)
 
 
 def _check_image(conn: Any, image_ref: str, flavor: dict[str, Any]) -> None:

@@ -446,3 +446,87 @@ compute_quota_reservations = Table(
     Column("created_at", DateTime, nullable=False),
     PrimaryKeyConstraint("id", "resource"),
 )
+
+
+# ---- volumes (lab Cinder v3 subset + Nova block device mappings) ---------------------------------
+# Owned by ``regionmesh.compute.volumes`` / ``regionmesh.compute.block_device``. Volume and snapshot
+# rows are soft-deleted (``deleted_at``, status ``deleted``) so a test can see how a volume ended;
+# quota usage is computed from live rows, so it cannot leak.
+volumes = Table(
+    "volumes", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("project_id", String(255), nullable=False, index=True),
+    Column("user_id", String(255)),
+    Column("name", String(255)),
+    Column("description", Text),
+    Column("size", Integer, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("attach_status", String(32), nullable=False),
+    Column("availability_zone", String(255)),
+    Column("host", String(255)),
+    Column("bootable", Boolean, nullable=False, default=False),
+    Column("image_id", String(36)),
+    Column("snapshot_id", String(36), index=True),
+    Column("source_volid", String(36)),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("deleted_at", DateTime),
+)
+
+volume_snapshots = Table(
+    "volume_snapshots", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("project_id", String(255), nullable=False, index=True),
+    Column("volume_id", String(36), nullable=False, index=True),
+    Column("name", String(255)),
+    Column("description", Text),
+    Column("size", Integer, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("deleted_at", DateTime),
+)
+
+# Cinder's attachment records: which instance (on which host, at which device) uses a volume.
+volume_attachments = Table(
+    "volume_attachments", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("volume_id", String(36), nullable=False, index=True),
+    Column("instance_uuid", String(36), index=True),
+    Column("attached_host", String(255)),
+    Column("mountpoint", String(255)),
+    Column("attach_status", String(32), nullable=False),
+    Column("connector", Text),
+    Column("attached_at", DateTime),
+    Column("detached_at", DateTime),
+)
+
+# The RBD exclusive lock (VOL-01/02): held by a host's guest while it uses the image. A lock is
+# released by its holder, or broken by a delete (``broken_at``) when the holder is gone.
+volume_locks = Table(
+    "volume_locks", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("volume_id", String(36), nullable=False, index=True),
+    Column("holder_host", String(255), nullable=False),
+    Column("instance_uuid", String(36)),
+    Column("cookie", String(64), nullable=False),
+    Column("acquired_at", DateTime, nullable=False),
+    Column("released_at", DateTime),
+    Column("broken_at", DateTime),
+)
+
+# Nova's block device mappings: an instance's volumes and what to do with them on delete.
+compute_block_device_mappings = Table(
+    "compute_block_device_mappings", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("instance_uuid", String(36), nullable=False, index=True),
+    Column("volume_id", String(36), index=True),
+    Column("boot_index", Integer),
+    Column("device_name", String(255)),
+    Column("source_type", String(32), nullable=False),
+    Column("destination_type", String(32), nullable=False),
+    Column("image_id", String(36)),
+    Column("volume_size", Integer),
+    Column("delete_on_termination", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime, nullable=False),
+)

@@ -47,6 +47,27 @@ class _Invalid(Exception):
     """A token that exists no more (expired, revoked, or its user/scope gone): 404 or 401."""
 
 
+def substitute_catalog(catalog: list[dict[str, Any]], project_id: str | None) -> list[dict[str, Any]]:
+    """Keystone's URL templates: ``%(project_id)s`` (also ``$(project_id)s`` and the tenant_id forms) become
+    the token's project; endpoints that need a project are left out of tokens without one."""
+    out = []
+    for service in catalog:
+        endpoints = []
+        for endpoint in service["endpoints"]:
+            url = str(endpoint["url"])
+            if any(t in url for t in _PROJECT_TEMPLATES):
+                if project_id is None:
+                    continue
+                for template in _PROJECT_TEMPLATES:
+                    url = url.replace(template, project_id)
+            endpoints.append({**endpoint, "url": url})
+        out.append({**service, "endpoints": endpoints})
+    return out
+
+
+_PROJECT_TEMPLATES = ("%(project_id)s", "$(project_id)s", "%(tenant_id)s", "$(tenant_id)s")
+
+
 @dataclass(frozen=True)
 class TokenInfo:
     """A valid token as it stands now: user, scope and effective (implied-expanded) roles."""
@@ -94,7 +115,8 @@ class TokenInfo:
         if self.scope_type != "unscoped":
             tok["roles"] = self.roles
             if catalog is not None:
-                tok["catalog"] = catalog
+                project_id = (self.project or {}).get("id") if self.scope_type == "project" else None
+                tok["catalog"] = substitute_catalog(catalog, project_id)
         return {"token": tok}
 
 

@@ -36,6 +36,7 @@ IDENTITY_PORT = 5000
 CENTRAL_PORT = 20001
 COMPUTE_BASE_PORT = 8774  # RegionOne 8774, RegionTwo 8784, … (Nova's port, 10 apart)
 IMAGE_BASE_PORT = 9292
+VOLUME_BASE_PORT = 8776  # RegionOne 8776, RegionTwo 8786, …
 ADMIN_PORT = 19999
 REGION_BASE_PORT = 9696
 
@@ -71,11 +72,14 @@ class LabOptions:
     def image_port(self, index: int) -> int:
         return IMAGE_BASE_PORT + index
 
+    def volume_port(self, index: int) -> int:
+        return VOLUME_BASE_PORT + 10 * index
+
     def base_ports(self) -> list[int]:
         """Every listener's port before the offset."""
         out = [self.identity_port, self.central_port, self.admin_port]
         for i, (_, _, port) in enumerate(self.region_names()):
-            out += [port, self.compute_port(i), self.image_port(i)]
+            out += [port, self.compute_port(i), self.image_port(i), self.volume_port(i)]
         return out
 
     def host_names(self, region: str) -> list[str]:
@@ -157,7 +161,7 @@ class Lab:
             wanted.append(("identity", opts.identity_port))
         for i, (name, _, port) in enumerate(opts.region_names()):
             wanted += [(f"{name} Neutron API", port), (f"{name} compute API", opts.compute_port(i)),
-                       (f"{name} image API", opts.image_port(i))]
+                       (f"{name} image API", opts.image_port(i)), (f"{name} volume API", opts.volume_port(i))]
         for name, port in wanted:
             if port_in_use(opts.host, port + opts.port_offset):
                 raise PortTaken(f"{name}: {opts.host}:{port + opts.port_offset} is already in use; stop what holds "
@@ -233,6 +237,7 @@ class Lab:
         """The region's compute (two hosts by default) and images, over the region's own database."""
         from regionmesh.api.compute_v21 import create_compute_app
         from regionmesh.api.image_v2 import create_image_app
+        from regionmesh.api.volume_v3 import create_volume_app
 
         opts = self.opts
         db = region_app.core.db
@@ -242,6 +247,8 @@ class Lab:
         self._serve(f"{name} compute API", compute, opts.compute_port(index), key=f"compute:{name}")
         self._serve(f"{name} image API", create_image_app(db, settings.auth), opts.image_port(index),
                     key=f"image:{name}")
+        volumes = create_volume_app(db, settings.auth, name, volumes=compute.compute.rt.volumes)
+        self._serve(f"{name} volume API", volumes, opts.volume_port(index), key=f"volume:{name}")
 
     def _wake_workers(self, resource: str, event: str, trigger: Any, payload: Any = None) -> None:
         if self.workers is not None:
@@ -268,8 +275,11 @@ class Lab:
                                 opts.url(opts.admin_port) + "/v1.0")]
         catalog += [CatalogEntry("network", "neutron", name, url) for name, url in endpoints.items()]
         for i, (name, _, _) in enumerate(opts.region_names()):
+            volume_url = opts.url(opts.volume_port(i)) + "/v3/%(project_id)s"
             catalog += [CatalogEntry("compute", "nova", name, opts.url(opts.compute_port(i)) + "/v2.1"),
-                        CatalogEntry("image", "glance", name, opts.url(opts.image_port(i)))]
+                        CatalogEntry("image", "glance", name, opts.url(opts.image_port(i))),
+                        CatalogEntry("volumev3", "cinderv3", name, volume_url),
+                        CatalogEntry("block-storage", "cinder", name, volume_url)]
         pw = lab_secrets(opts.state_dir)
         bootstrap(app.store, BootstrapSpec(admin_password=pw["admin"], demo_password=pw["demo"],
                                            identity_url=server.url + "/v3", catalog=catalog,
@@ -333,6 +343,7 @@ class Lab:
             out[f"{name} Neutron API"] = opts.url(port) + "/v2.0"
             out[f"{name} compute API"] = opts.url(opts.compute_port(i)) + "/v2.1"
             out[f"{name} image API"] = opts.url(opts.image_port(i))
+            out[f"{name} volume API"] = opts.url(opts.volume_port(i)) + "/v3"
         return out
 
     def summary(self) -> str:
@@ -347,7 +358,8 @@ class Lab:
             lines += [f"  {name:<14} Neutron v2.0   {opts.url(port)}/v2.0  ({az})",
                       f"  {'':<14} Nova v2.1      {opts.url(opts.compute_port(i))}/v2.1  "
                       f"(hosts {', '.join(opts.host_names(name))})",
-                      f"  {'':<14} Glance v2      {opts.url(opts.image_port(i))}"]
+                      f"  {'':<14} Glance v2      {opts.url(opts.image_port(i))}",
+                      f"  {'':<14} Cinder v3      {opts.url(opts.volume_port(i))}/v3"]
         auth = "" if opts.noauth else ' -H "X-Auth-Token: $TOKEN"'
         lines += ["", "Next (seed 001, step 1): register the regions as pods"]
         if not opts.noauth:
