@@ -60,6 +60,24 @@ class UnknownAvailabilityZoneHint(exc.InvalidInput):
               "or region_name; see GET /v1.0/pods)."
 
 
+class RouterNetworkLocationMismatch(exc.BadRequest):
+    message = "Router %(router_id)s is a local router of %(region)s (its availability_zone_hints name that region " \
+              "only), but network %(network_id)s %(where)s. Use a non-local router, or a network hinted to " \
+              "%(region)s."
+
+
+def local_router_pod(conn: Connection, router: Mapping[str, Any]) -> pods.Pod | None:
+    """The one region a router is local to (hints naming exactly one pod), else None (it spans)."""
+    hints = router.get("availability_zone_hints") or []
+    if len(hints) != 1:
+        return None
+    try:
+        found = [p for p in pods.pods_for_hint(conn, hints[0]) if not p.is_top]
+    except exc.NotFound:
+        return None
+    return found[0] if len(found) == 1 else None
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -96,6 +114,64 @@ class CentralRole(Role):
                 if not pod.is_top:
                     names.update(n for n in (pod.az_name, pod.region_name) if n)
             return sorted(names)
+
+    # ---- local routers (one region, no bridge): placement is checked when asked, not in a job ------
+    def _network_outside(self, conn: Connection, network_id: str, pod: pods.Pod) -> str | None:
+        """Why ``network_id`` cannot be on a router local to ``pod`` (None: it can)."""
+        top = self.core.networks.get_many(conn, [network_id])
+        hints = (top[0].get("availability_zone_hints") or []) if top else []
+        hinted = {p.pod_id for h in hints for p in self._hint_pods(conn, h)}
+        if hints and pod.pod_id not in hinted:
+            return f"is hinted to {', '.join(hints)}"
+        elsewhere = sorted(p.region_name for p in self._pods_of(conn, network_id, "network") if p.pod_id != pod.pod_id)
+        return f"already has ports in {', '.join(elsewhere)}" if elsewhere else None
+
+    @staticmethod
+    def _hint_pods(conn: Connection, hint: str) -> list[pods.Pod]:
+        try:
+            return [p for p in pods.pods_for_hint(conn, hint) if not p.is_top]
+        except exc.NotFound:
+            return []
+
+    def checked_add_interface(self, add: Callable[[RequestContext, str, Any], dict[str, Any]]
+                              ) -> Callable[[RequestContext, str, Any], dict[str, Any]]:
+        """``add_router_interface`` refusing (400, before anything changes) a network a local router's
+        region cannot hold; malformed bodies and unknown ids are left to the wrapped call."""
+        def wrapped(ctx: RequestContext, router_id: str, body: Any) -> dict[str, Any]:
+            info = body if isinstance(body, Mapping) else {}
+            with self.core.db.read() as conn:
+                router = self.core.routers.get_many(conn, [router_id])
+                pod = local_router_pod(conn, router[0]) if router else None
+                if pod is not None:
+                    network_id = None
+                    if isinstance(info.get("subnet_id"), str):
+                        network_id = conn.execute(select(m.subnets.c.network_id).where(
+                            m.subnets.c.id == info["subnet_id"])).scalar()
+                    elif isinstance(info.get("port_id"), str):
+                        network_id = conn.execute(select(m.ports.c.network_id).where(
+                            m.ports.c.id == info["port_id"])).scalar()
+                    where = self._network_outside(conn, network_id, pod) if network_id else None
+                    if where:
+                        raise RouterNetworkLocationMismatch(router_id=router_id, region=pod.region_name,
+                                                            network_id=network_id, where=where)
+            return add(ctx, router_id, body)
+
+        return wrapped
+
+    def before_update(self, ctx: RequestContext, svc: ResourceService, original: dict[str, Any],
+                      changes: dict[str, Any]) -> None:
+        """A local router's gateway is set on its own bottom router: the external network must be in
+        the router's region (no north-south router, no bridge)."""
+        gw = changes.get("external_gateway_info") if svc.rdef.collection == "routers" else None
+        if not isinstance(gw, Mapping) or not isinstance(gw.get("network_id"), str):
+            return
+        with self.core.db.read() as conn:
+            pod = local_router_pod(conn, original)
+            ext_pods = self._pods_of(conn, gw["network_id"], "network")
+        if pod is not None and ext_pods and all(p.pod_id != pod.pod_id for p in ext_pods):
+            raise RouterNetworkLocationMismatch(router_id=original["id"], region=pod.region_name,
+                                                network_id=gw["network_id"],
+                                                where=f"is an external network of {ext_pods[0].region_name}")
 
     # ---- reads and deletes --------------------------------------------------------------------
     def check_readable(self, ctx: RequestContext, svc: ResourceService, resource_id: str) -> None:
@@ -277,11 +353,17 @@ class CentralRole(Role):
                                                               "network_id": latest["network_id"]}, project)
 
     def _port_deleted(self, resource: str, event: str, trigger: Any, payload: cb.EventPayload) -> None:
-        """Bottom copies of a deleted port go through ``port_delete`` jobs, written with the delete."""
+        """Bottom copies of a deleted port go through ``port_delete`` jobs, written with the delete; its
+        shadow ports in the other regions of a spanning network go through ``shadow_port_setup``."""
         original = payload.states[0]
         for pod in self._pods_of(payload.connection, original["id"], "port"):
             self._enqueue(payload.connection, "port_delete", {"pod_id": pod.pod_id, "port_id": original["id"]},
                           original.get("project_id"))
+        net_pods = self._pods_of(payload.connection, original["network_id"], "network")
+        if len(net_pods) > 1 and str(original.get("device_owner") or "").startswith("compute:"):
+            for pod in net_pods:
+                self._enqueue(payload.connection, "shadow_port_setup",
+                              {"pod_id": pod.pod_id, "network_id": original["network_id"]}, original.get("project_id"))
 
     def _rule_changed(self, resource: str, event: str, trigger: Any, payload: cb.EventPayload) -> None:
         conn = payload.connection
@@ -299,7 +381,10 @@ class CentralRole(Role):
         if not router_id or not network_id:
             return
         project = conn.execute(select(m.routers.c.project_id).where(m.routers.c.id == router_id)).scalar()
-        for pod in self._pods_of(conn, network_id, "network"):
+        router = self.core.routers.get_many(conn, [router_id])
+        local = local_router_pod(conn, router[0]) if router else None
+        # a local router's region gets the network at once (the anchor's "local network" attach)
+        for pod in [local] if local is not None else self._pods_of(conn, network_id, "network"):
             self._enqueue(conn, "router_setup", {"pod_id": pod.pod_id, "router_id": router_id,
                                                  "network_id": network_id}, project)
 
@@ -357,4 +442,6 @@ def install_central_role(core: NetworkCore, outbox: JobOutbox, directory: Region
     core.validate_az_hints = role.validate_az_hints  # type: ignore[method-assign]
     role.subscribe()
     ExternalNetworks(role).install()
+    actions = core.routers.member_actions
+    actions["add_router_interface"] = role.checked_add_interface(actions["add_router_interface"])
     return role

@@ -19,6 +19,7 @@ from regionmesh.central import pods, routings
 from regionmesh.db import models as m
 from regionmesh.jobs.engine import Handler, JobContext
 from regionmesh.jobs.l3_handlers import L3_HANDLERS
+from regionmesh.jobs.shadow_ports import shadow_port_setup
 from regionmesh.jobs.store import JobRow
 from regionmesh.network import ipnet
 
@@ -191,5 +192,6 @@ HANDLERS: dict[str, Handler] = {
     "update_network": update_network,
     "subnet_update": subnet_update,
     "port_delete": port_delete,
+    "shadow_port_setup": shadow_port_setup,
     **L3_HANDLERS,
 }

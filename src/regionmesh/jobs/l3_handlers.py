@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import Connection, select, text, update
 
 from regionmesh.central import external, pods, routings
+from regionmesh.central.role import local_router_pod
 from regionmesh.context import RequestContext
 from regionmesh.db import models as m
 from regionmesh.db.clock import db_time
@@ -36,7 +37,6 @@ from regionmesh.jobs.engine import JobContext
 from regionmesh.jobs.errors import PermanentJobError, TemporaryJobError
 from regionmesh.jobs.store import JobRow
 from regionmesh.network.attributes import prepare_post
-from regionmesh.network.exceptions import NotFound
 from regionmesh.network.routers import INTERFACE_OWNERS, ROUTER_GW, ROUTER_INTF, create_service_port
 
 LOG = logging.getLogger(__name__)
@@ -57,6 +57,11 @@ def bridge_subnet_name(project: str) -> str:
 
 def bridge_port_name(project: str, bottom_router_id: str) -> str:
     return f"bridge_port_{project}_{bottom_router_id}"
+
+
+def shadow_port_name(port_id: str) -> str:
+    """One name for a port's stand-in in a pod, whether a floating IP or L2 needs it (the anchor's)."""
+    return f"shadow_{port_id}"
 
 
 # ---- bridge network (central) -------------------------------------------------------------------
@@ -246,18 +251,59 @@ def sync_interfaces(jc: JobContext, pod: pods.Pod, router_id: str, network_id: s
         driver.action("routers", bottom_router, "add_router_interface", {"subnet_id": b_sub})
 
 
-def _is_local(conn: Connection, router: Mapping[str, Any]) -> bool:
-    """A router hinted to exactly one region lives only there (no bridge)."""
-    hints = router.get("availability_zone_hints") or []
-    if len(hints) != 1:
-        return False
-    try:
-        return len([p for p in pods.pods_for_hint(conn, hints[0]) if not p.is_top]) == 1
-    except NotFound:  # a hint no pod answers to any more: treat the router as spanning
-        return False
+# ---- local routers -------------------------------------------------------------------------------
+def ensure_local_network(jc: JobContext, pod: pods.Pod, network_id: str, project: str) -> None:
+    """A network attached to a local router is placed in the router's region at once (the anchor's local
+    network): its copy and its subnets' copies, recorded as ordinary ``network``/``subnet`` routings."""
+    with jc.core.db.read() as conn:
+        if _bottom(conn, network_id, pod.pod_id, "network"):
+            return
+        subnet_ids = [r[0] for r in conn.execute(select(m.subnets.c.id).where(m.subnets.c.network_id == network_id))]
+    driver = jc.directory.driver(pod.region_name)
+    copy = driver.get("networks", network_id)  # lab: the region copies it from central with the same id
+    if copy is None:
+        raise PermanentJobError(f"network {network_id} cannot be placed in {pod.region_name}")
+    subnets = {s: (driver.get("subnets", s) or {}).get("id") for s in subnet_ids}
+
+    def record(conn: Connection) -> None:
+        routings.add_routing(conn, network_id, copy["id"], pod.pod_id, project, "network")
+        for top_id, bottom_id in subnets.items():
+            if bottom_id:
+                routings.add_routing(conn, top_id, bottom_id, pod.pod_id, project, "subnet")
+
+    jc.core.db.transaction(record)
+
+
+def sync_local_gateway(jc: JobContext, pod: pods.Pod, router: Mapping[str, Any], ext_net_id: str) -> None:
+    """A local router's gateway is its own bottom router's, on the bottom external network of its region
+    (no north-south router); cleared when central's gateway is elsewhere or gone."""
+    gw = router.get("external_gateway_info") or {}
+    project = router.get("project_id") or ""
+    driver = jc.directory.driver(pod.region_name)
+    with jc.core.db.read() as conn:
+        b_router = _bottom(conn, router["id"], pod.pod_id, "router")
+        where = external.external_network_pod(conn, ext_net_id) if gw.get("network_id") == ext_net_id else None
+        ext_ips = _bottom_gateway_ips(conn, gw, pod.pod_id)
+    if where is None or where[0].pod_id != pod.pod_id:
+        current = driver.get("routers", b_router) if b_router else None
+        if current and (current.get("external_gateway_info") or {}).get("network_id"):
+            driver.update("routers", str(b_router), {"external_gateway_info": None})
+        return
+    b_router = ensure_bottom(jc, pod, router["id"], "router", project, "routers", {"name": router["id"]},
+                             lambda: driver.create("routers", {"name": router["id"], "project_id": project,
+                                                               "distributed": bool(router.get("distributed"))}))
+    _set_gateway(driver, b_router, {"network_id": where[1], "enable_snat": bool(gw.get("enable_snat", True)),
+                                    "external_fixed_ips": ext_ips})
 
 
 # ---- north-south ----------------------------------------------------------------------------------
+def _bottom_gateway_ips(conn: Connection, gw: Mapping[str, Any], pod_id: str) -> list[dict[str, str]]:
+    """Central's gateway addresses with the pod's bottom subnet ids (the same addresses, kept)."""
+    ips = [{"subnet_id": _bottom(conn, f["subnet_id"], pod_id, "subnet"), "ip_address": f["ip_address"]}
+           for f in gw.get("external_fixed_ips") or []]
+    return [{"subnet_id": str(f["subnet_id"]), "ip_address": f["ip_address"]} for f in ips if f["subnet_id"]]
+
+
 def ensure_ns_router(jc: JobContext, router: Mapping[str, Any]) -> tuple[pods.Pod, str] | None:
     """The north-south router in the external network's region: gateway on the bottom external
     network at central's gateway address, an interface on the bridge (its gateway address)."""
@@ -265,8 +311,7 @@ def ensure_ns_router(jc: JobContext, router: Mapping[str, Any]) -> tuple[pods.Po
     project = router.get("project_id") or ""
     with jc.core.db.read() as conn:
         where = external.external_network_pod(conn, gw.get("network_id") or "")
-        ext_ips = [{"subnet_id": _bottom(conn, f["subnet_id"], where[0].pod_id, "subnet"),
-                    "ip_address": f["ip_address"]} for f in gw.get("external_fixed_ips") or []] if where else []
+        ext_ips = _bottom_gateway_ips(conn, gw, where[0].pod_id) if where else []
     if where is None:
         return None
     pod, b_ext = where
@@ -275,7 +320,7 @@ def ensure_ns_router(jc: JobContext, router: Mapping[str, Any]) -> tuple[pods.Po
     b_ns = ensure_bottom(jc, pod, router["id"], "ns_router", project, "routers", {"name": name},
                          lambda: driver.create("routers", {"name": name, "project_id": project}))
     _set_gateway(driver, b_ns, {"network_id": b_ext, "enable_snat": bool(gw.get("enable_snat", True)),
-                                "external_fixed_ips": [f for f in ext_ips if f["subnet_id"]]})
+                                "external_fixed_ips": ext_ips})
     _, b_bridge_sub = ensure_bottom_bridge(jc, pod, ensure_bridge_network(jc, project), project)
     if b_bridge_sub not in _interfaces(driver, b_ns):
         driver.action("routers", b_ns, "add_router_interface", {"subnet_id": b_bridge_sub})
@@ -319,7 +364,7 @@ def ensure_shadow_port(jc: JobContext, pod: pods.Pod, port: Mapping[str, Any]) -
     fixed = port["fixed_ips"][0]
     b_net = _copy_in(jc, pod, port["network_id"], "network", "networks", project)
     b_sub = _copy_in(jc, pod, fixed["subnet_id"], "subnet", "subnets", project)
-    name = f"shadow_port_{port['id']}"
+    name = shadow_port_name(port["id"])
     driver = jc.directory.driver(pod.region_name)
     return ensure_bottom(jc, pod, port["id"], "shadow_port", project, "ports", {"name": name},
                          lambda: driver.create("ports", {
@@ -365,7 +410,7 @@ def remove_unneeded_shadow_ports(jc: JobContext) -> None:
                                                                                              q))
 
 
-def sync_floatingips(jc: JobContext, router: Mapping[str, Any], network_id: str) -> None:
+def sync_floatingips(jc: JobContext, router: Mapping[str, Any], network_id: str, local: bool = False) -> None:
     """Every top FIP through ``router`` to a port on ``network_id`` exists in the external network's
     region with the same address, on the port's copy there (or its shadow port); then it is ACTIVE."""
     f, p = m.floatingips, m.ports
@@ -381,7 +426,7 @@ def sync_floatingips(jc: JobContext, router: Mapping[str, Any], network_id: str)
                 continue  # the VM has not booted yet: its binding writes this job again
             port = jc.core.ports.get_many(conn, [row.fixed_port_id])[0]
             plans.append((row, where, port_copy[0], port))
-    if plans and ensure_ns_router(jc, router) is None:
+    if plans and not local and ensure_ns_router(jc, router) is None:
         raise TemporaryJobError(f"router {router['id']}: the external network has no region copy yet")
     for row, (ext_pod, b_ext), (port_pod, b_port), port in plans:
         if port_pod.pod_id != ext_pod.pod_id:
@@ -409,7 +454,8 @@ def router_setup(jc: JobContext, job: JobRow) -> None:
         pod = pods.get_pod(conn, res["pod_id"])
         top_router = jc.core.routers.get_many(conn, [res["router_id"]])
         top_net = jc.core.networks.get_many(conn, [res["network_id"]])
-        local = bool(top_router) and _is_local(conn, top_router[0])
+        home = local_router_pod(conn, top_router[0]) if top_router else None
+        local = home is not None
         b_router = _bottom(conn, res["router_id"], pod.pod_id, "router")
     remove_stale_floatingips(jc)
     if not top_router or not top_net:
@@ -418,6 +464,9 @@ def router_setup(jc: JobContext, job: JobRow) -> None:
         return
     router, network = top_router[0], top_net[0]
     project = router.get("project_id") or ""
+    if network.get("router:external") and local:
+        sync_local_gateway(jc, pod, router, network["id"])
+        return
     if network.get("router:external"):
         if (router.get("external_gateway_info") or {}).get("network_id") == network["id"]:
             ensure_ns_router(jc, router)
@@ -425,6 +474,12 @@ def router_setup(jc: JobContext, job: JobRow) -> None:
             remove_ns_router(jc, pod, router["id"])
         _enqueue(jc, "configure_route", {"router_id": router["id"]}, project)
         return
+    if home is not None and home.pod_id != pod.pod_id:
+        LOG.warning("router %s is local to %s: network %s in %s is not routed by it", router["id"],
+                    home.region_name, network["id"], pod.region_name)
+        return
+    if local:
+        ensure_local_network(jc, pod, network["id"], project)
     driver = jc.directory.driver(pod.region_name)
     b_router = ensure_bottom(jc, pod, router["id"], "router", project, "routers", {"name": router["id"]},
                              lambda: driver.create("routers", {"name": router["id"], "project_id": project,
@@ -437,7 +492,7 @@ def router_setup(jc: JobContext, job: JobRow) -> None:
                                         "external_fixed_ips": [{"subnet_id": b_bridge_sub, "ip_address": ip}]})
     sync_interfaces(jc, pod, router["id"], network["id"], b_router)
     if router.get("external_gateway_info"):
-        sync_floatingips(jc, router, network["id"])
+        sync_floatingips(jc, router, network["id"], local)
     if not local:
         _enqueue(jc, "configure_route", {"router_id": router["id"]}, project)
 
