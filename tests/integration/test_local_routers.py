@@ -3,6 +3,7 @@ placement checked in central when asked (400, nothing changed), the gateway set 
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 import httpx
@@ -153,3 +154,49 @@ def test_local_router_gateway_is_set_on_its_bottom_router(cloud: MultiRegion) ->
     _ok(cloud.worker.run_until_idle())
     assert cloud.region("RegionOne", {}).get(f"/routers/{b_router}").json()["router"]["external_gateway_info"] \
         is None
+
+
+def _interface_ips(c: MultiRegion, region: str, bottom_router: str) -> set[str]:
+    ports = c.region(region, {}).get("/ports", params={"device_id": bottom_router,
+                                                        "device_owner": "network:router_interface"}).json()["ports"]
+    return {f["ip_address"] for p in ports for f in p["fixed_ips"]}
+
+
+def test_local_router_bottom_interfaces_use_the_top_interface_addresses(cloud: MultiRegion) -> None:
+    """By subnet the region's copy routes through the top gateway; by port through that port's address
+    (any address of the subnet), and the copy's gateway follows so its VMs use it."""
+    _, sub1 = _net(cloud, "net1", "10.0.1.0/24", ["RegionOne"])
+    net2, sub2 = _net(cloud, "net2", "10.0.2.0/24", ["RegionOne"])
+    router = _local_router(cloud)
+    port = cloud.central.post("/ports", json={"port": {"network_id": net2["id"], "fixed_ips": [
+        {"subnet_id": sub2["id"], "ip_address": "10.0.2.50"}]}}).json()["port"]
+    assert cloud.central.put(f"/routers/{router['id']}/add_router_interface",
+                             json={"subnet_id": sub1["id"]}).status_code == 200
+    assert cloud.central.put(f"/routers/{router['id']}/add_router_interface",
+                             json={"port_id": port["id"]}).status_code == 200
+    _ok(cloud.worker.run_until_idle())
+
+    b_router = _bottom(cloud, router["id"], "router", "RegionOne")
+    assert b_router is not None
+    assert _interface_ips(cloud, "RegionOne", b_router) == {"10.0.1.1", "10.0.2.50"}
+    region = cloud.region("RegionOne", {})
+    copy2 = region.get(f"/subnets/{_bottom(cloud, sub2['id'], 'subnet', 'RegionOne')}").json()["subnet"]
+    assert copy2["gateway_ip"] == "10.0.2.50"
+    at = ipaddress.ip_address("10.0.2.50")
+    pooled = [p for p in copy2["allocation_pools"]
+              if ipaddress.ip_address(p["start"]) <= at <= ipaddress.ip_address(p["end"])]
+    assert pooled == []  # the router's address is not handed out again in the region
+    copy1 = region.get(f"/subnets/{_bottom(cloud, sub1['id'], 'subnet', 'RegionOne')}").json()["subnet"]
+    assert copy1["gateway_ip"] == "10.0.1.1"
+
+    # a VM booted in the region gets the router's address as its gateway; a rerun changes nothing
+    cloud.boot("RegionOne", net2["id"], "host1")
+    _ok(cloud.worker.run_until_idle())
+    before = _state(cloud)
+    with cloud.core.db.begin() as conn:
+        pod = pods.get_pod_by_region(conn, "RegionOne")
+        assert pod is not None
+        store.enqueue(conn, "router_setup", {"pod_id": pod.pod_id, "router_id": router["id"],
+                                             "network_id": net2["id"]}, PROJECT, now=cloud.clock.now())
+    _ok(cloud.worker.run_until_idle())
+    assert _state(cloud) == before

@@ -36,6 +36,7 @@ from regionmesh.jobs import store
 from regionmesh.jobs.engine import JobContext
 from regionmesh.jobs.errors import PermanentJobError, TemporaryJobError
 from regionmesh.jobs.store import JobRow
+from regionmesh.network import ipnet
 from regionmesh.network.attributes import prepare_post
 from regionmesh.network.routers import INTERFACE_OWNERS, ROUTER_GW, ROUTER_INTF, create_service_port
 
@@ -222,19 +223,35 @@ def _interfaces(driver: Any, bottom_router: str) -> dict[str, str]:
     return out
 
 
-def _top_interface_subnets(conn: Connection, router_id: str, network_id: str) -> set[str]:
+def _top_interface_ips(conn: Connection, router_id: str, network_id: str) -> dict[str, str]:
+    """top subnet id → the top router's interface address on it (for ``network_id``)."""
     rp, a, p = m.routerports, m.ipallocations, m.ports
-    return {r[0] for r in conn.execute(select(a.c.subnet_id).join(p, p.c.id == a.c.port_id)
-                                       .join(rp, rp.c.port_id == p.c.id)
-                                       .where(rp.c.router_id == router_id, p.c.network_id == network_id,
-                                              rp.c.port_type.in_(INTERFACE_OWNERS)))}
+    return {r.subnet_id: r.ip_address for r in conn.execute(
+        select(a.c.subnet_id, a.c.ip_address).join(p, p.c.id == a.c.port_id).join(rp, rp.c.port_id == p.c.id)
+        .where(rp.c.router_id == router_id, p.c.network_id == network_id, rp.c.port_type.in_(INTERFACE_OWNERS)))}
 
 
-def sync_interfaces(jc: JobContext, pod: pods.Pod, router_id: str, network_id: str, bottom_router: str) -> None:
+def _align_local_gateway(driver: Any, bottom_subnet: str, top_pools: list[dict[str, str]], ip: str) -> None:
+    """A local router is the subnet's only router, so the region's copy takes its interface address
+    as gateway (the anchor's way; a port-added interface may use any address): then the address VMs
+    of the region route through is the one users see on the router in central."""
+    current = driver.get("subnets", bottom_subnet)
+    if current is None or current.get("gateway_ip") == ip:
+        return
+    pools = ipnet.pools_without(ipnet.pools_without(top_pools, ip), current.get("gateway_ip"))
+    driver.update("subnets", bottom_subnet, {"gateway_ip": ip, "allocation_pools": pools})
+
+
+def sync_interfaces(jc: JobContext, pod: pods.Pod, router_id: str, network_id: str, bottom_router: str,
+                    local: bool = False) -> None:
     """The bottom router has an interface on the pod's copy of exactly the subnets the top router has on
-    this network. By subnet: the copy's gateway is this region's reserved address."""
+    this network. By subnet: the copy's gateway is this region's reserved address — or, for a local
+    router, the top interface's own address (see :func:`_align_local_gateway`)."""
     with jc.core.db.read() as conn:
-        wanted_top = _top_interface_subnets(conn, router_id, network_id)
+        top_ips = _top_interface_ips(conn, router_id, network_id)
+        wanted_top = set(top_ips)
+        top_pools = {s: jc.core.subnets.get_many(conn, [s])[0]["allocation_pools"] for s in wanted_top} \
+            if local else {}
         b_net = _bottom(conn, network_id, pod.pod_id, "network")
         subnet_ids = [r[0] for r in conn.execute(select(m.subnets.c.id).where(m.subnets.c.network_id == network_id))]
         bottom_of = {s: _bottom(conn, s, pod.pod_id, "subnet") for s in subnet_ids}
@@ -247,7 +264,12 @@ def sync_interfaces(jc: JobContext, pod: pods.Pod, router_id: str, network_id: s
     for b_sub, port_id in have.items():
         if b_sub in mine and b_sub not in wanted:
             driver.action("routers", bottom_router, "remove_router_interface", {"port_id": port_id})
-    for b_sub in sorted(wanted - set(have)):
+    for top_sub, ip in sorted(top_ips.items()):
+        b_sub = bottom_of.get(top_sub)
+        if not b_sub or b_sub in have:
+            continue
+        if local:
+            _align_local_gateway(driver, b_sub, top_pools[top_sub], ip)
         driver.action("routers", bottom_router, "add_router_interface", {"subnet_id": b_sub})
 
 
@@ -490,7 +512,7 @@ def router_setup(jc: JobContext, job: JobRow) -> None:
         ip = ensure_bridge_port(jc, project, bridge, b_router)
         _set_gateway(driver, b_router, {"network_id": b_bridge_net, "enable_snat": False,
                                         "external_fixed_ips": [{"subnet_id": b_bridge_sub, "ip_address": ip}]})
-    sync_interfaces(jc, pod, router["id"], network["id"], b_router)
+    sync_interfaces(jc, pod, router["id"], network["id"], b_router, local)
     if router.get("external_gateway_info"):
         sync_floatingips(jc, router, network["id"], local)
     if not local:
