@@ -265,12 +265,12 @@ def sync_interfaces(jc: JobContext, pod: pods.Pod, router_id: str, network_id: s
         if b_sub in mine and b_sub not in wanted:
             driver.action("routers", bottom_router, "remove_router_interface", {"port_id": port_id})
     for top_sub, ip in sorted(top_ips.items()):
-        b_sub = bottom_of.get(top_sub)
-        if not b_sub or b_sub in have:
+        copy = bottom_of.get(top_sub)
+        if not copy or copy in have:
             continue
         if local:
-            _align_local_gateway(driver, b_sub, top_pools[top_sub], ip)
-        driver.action("routers", bottom_router, "add_router_interface", {"subnet_id": b_sub})
+            _align_local_gateway(driver, copy, top_pools[top_sub], ip)
+        driver.action("routers", bottom_router, "add_router_interface", {"subnet_id": copy})
 
 
 # ---- local routers -------------------------------------------------------------------------------
