@@ -101,6 +101,27 @@ def test_external_network_region_down_leaves_nothing_in_central(cloud: MultiRegi
     assert cloud.admin.get("/networks").json()["networks"] == []
 
 
+def test_external_copies_are_removed_when_central_does_not_commit(cloud: MultiRegion) -> None:
+    """CP-04: the region's copy is made inside central's transaction; when that transaction fails later
+    (here the second item of an all-or-nothing bulk create), the copy already made is deleted again."""
+    bulk = cloud.central.post("/networks", headers=ADMIN, json={"networks": [
+        {"name": "ext-a", "router:external": True, "availability_zone_hints": ["RegionTwo"]},
+        {"name": "ext-b", "router:external": True, "availability_zone_hints": ["nowhere"]}]})
+    assert bulk.status_code == 400, bulk.text
+    assert cloud.admin.get("/networks").json()["networks"] == []
+    assert cloud.region("RegionTwo", {}).get("/networks").json()["networks"] == []
+
+    ext = _ext_net(cloud, availability_zone_hints=["RegionTwo"]).json()["network"]
+    subs = cloud.central.post("/subnets", headers=ADMIN, json={"subnets": [
+        {"network_id": ext["id"], "cidr": "163.3.124.0/24", "ip_version": 4, "enable_dhcp": False},
+        {"network_id": ext["id"], "cidr": "163.3.124.128/25", "ip_version": 4, "enable_dhcp": False}]})
+    assert subs.status_code == 400, subs.text
+    assert cloud.admin.get("/subnets").json()["subnets"] == []
+    assert cloud.region("RegionTwo", {}).get("/subnets").json()["subnets"] == []
+    with cloud.core.db.read() as conn:
+        assert {r.resource_type for r in conn.execute(select(m.resource_routings))} == {"network"}
+
+
 def test_sc01_routers_gateway_and_floating_ip_across_regions(cloud: MultiRegion) -> None:
     """SC-01 steps 8–15: bottom routers joined by the bridge, the NS router in the ext-net region, routes,
     and a floating IP of RegionTwo for a VM of RegionOne through a shadow port."""

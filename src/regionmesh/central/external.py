@@ -4,7 +4,9 @@ A ``router:external`` network created in central names its region with ``availab
 (a pod's ``az_name`` or ``region_name``); without a hint ``default_region_for_external_network``
 applies, else the create is refused with a 400 naming that option. The bottom network (and later
 its subnets) is created in that region *inside* central's create transaction: if the region fails,
-the error is returned as is (503 region down, 4xx region refused) and central keeps nothing.
+the error is returned as is (503 region down, 4xx region refused) and central keeps nothing; if
+central's transaction fails after the region created its copy, the copy is deleted again
+(:func:`~regionmesh.db.engine.on_rollback`), so no orphan is left in the region.
 
 The region chooses the bottom ids (a real OpenStack region will); the routing table records them.
 Floating IPs, router gateways and north-south routers find the region through those routings.
@@ -21,6 +23,7 @@ from sqlalchemy import Connection, select
 from regionmesh.central import pods, routings
 from regionmesh.context import RequestContext
 from regionmesh.db import models as m
+from regionmesh.db.engine import on_rollback
 from regionmesh.network import exceptions as exc
 
 if TYPE_CHECKING:
@@ -129,7 +132,9 @@ class ExternalNetworks:
             return
         pod = external_pod(conn, list(item.get("availability_zone_hints") or []), self.default_region)
         top = self.core.networks.get_many(conn, [network_id])[0]
-        bottom = self.role.directory.driver(pod.region_name).create("networks", bottom_network_body(top))
+        driver = self.role.directory.driver(pod.region_name)
+        bottom = driver.create("networks", bottom_network_body(top))
+        on_rollback(conn, lambda: driver.delete("networks", bottom["id"]))
         LOG.info("external network %s created in %s as %s", network_id, pod.region_name, bottom["id"])
         routings.add_routing(conn, network_id, bottom["id"], pod.pod_id, top.get("project_id"), "network")
 
@@ -143,5 +148,7 @@ class ExternalNetworks:
             return  # an external network made external after creation: no region copy (update is refused)
         pod, bottom_net = where
         top = self.core.subnets.get_many(conn, [subnet_id])[0]
-        bottom = self.role.directory.driver(pod.region_name).create("subnets", bottom_subnet_body(top, bottom_net))
+        driver = self.role.directory.driver(pod.region_name)
+        bottom = driver.create("subnets", bottom_subnet_body(top, bottom_net))
+        on_rollback(conn, lambda: driver.delete("subnets", bottom["id"]))
         routings.add_routing(conn, subnet_id, bottom["id"], pod.pod_id, top.get("project_id"), "subnet")

@@ -23,6 +23,7 @@ from sqlalchemy.pool import NullPool
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
+_UNDO_KEY = "regionmesh.undo"
 
 _PG_RETRY_CODES = {"40001", "40P01"}  # serialization_failure, deadlock_detected
 
@@ -97,14 +98,14 @@ class Database:
 
     @contextmanager
     def begin(self, *, write: bool = True) -> Iterator[Connection]:
-        """One transaction; commits on success, rolls back on any exception."""
+        """One transaction; commits on success, rolls back on any exception (then runs its undos)."""
         if self._writer is not None and write:
             with self._writer, self.engine.connect() as conn:
                 conn = conn.execution_options(sqlite_begin="IMMEDIATE")
-                with conn.begin():
+                with _undo_on_rollback(conn), conn.begin():
                     yield conn
             return
-        with self.engine.connect() as conn, conn.begin():
+        with self.engine.connect() as conn, _undo_on_rollback(conn), conn.begin():
             yield conn
 
     @contextmanager
@@ -132,6 +133,28 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def on_rollback(conn: Connection, undo: Callable[[], None]) -> None:
+    """Have ``undo`` run if this transaction does not commit: the compensation for a side effect
+    outside the database (a copy created in a region) made while the transaction was open."""
+    conn.info.setdefault(_UNDO_KEY, []).append(undo)
+
+
+@contextmanager
+def _undo_on_rollback(conn: Connection) -> Iterator[None]:
+    conn.info[_UNDO_KEY] = []
+    try:
+        yield
+    except BaseException:
+        for undo in reversed(conn.info.get(_UNDO_KEY) or []):
+            try:
+                undo()
+            except Exception:  # the original error matters more; the undo is logged for the operator
+                LOG.exception("undoing a side effect of a rolled-back transaction failed")
+        raise
+    finally:
+        conn.info.pop(_UNDO_KEY, None)
 
 
 def null_pool_engine(url: str) -> Engine:
