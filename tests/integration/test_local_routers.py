@@ -36,10 +36,11 @@ def _bottom(c: MultiRegion, top_id: str, rtype: str, region: str) -> str | None:
         return routings.get_bottom_id_by_top_id_region_name(conn, top_id, region, rtype)
 
 
-def _interfaces(c: MultiRegion, region: str, bottom_router: str) -> set[str]:
+def _interfaces(c: MultiRegion, region: str, bottom_router: str, key: str = "subnet_id") -> set[str]:
+    """The subnets (or, with ``key="ip_address"``, the addresses) of a bottom router's interfaces."""
     ports = c.region(region, {}).get("/ports", params={"device_id": bottom_router,
                                                         "device_owner": "network:router_interface"}).json()["ports"]
-    return {f["subnet_id"] for p in ports for f in p["fixed_ips"]}
+    return {f[key] for p in ports for f in p["fixed_ips"]}
 
 
 def _state(c: MultiRegion) -> dict[str, Any]:
@@ -49,6 +50,18 @@ def _state(c: MultiRegion) -> dict[str, Any]:
         out[region] = {coll: sorted((x["id"], x.get("revision_number")) for x in r.get(f"/{coll}").json()[coll])
                        for coll in ("routers", "ports", "networks", "subnets")}
     return out
+
+
+def _assert_rerun_changes_nothing(c: MultiRegion, router_id: str, network_id: str) -> None:
+    """Level-triggered: a second ``router_setup`` for the same (pod, router, network) changes nothing."""
+    before = _state(c)
+    with c.core.db.begin() as conn:
+        pod = pods.get_pod_by_region(conn, "RegionOne")
+        assert pod is not None
+        store.enqueue(conn, "router_setup", {"pod_id": pod.pod_id, "router_id": router_id,
+                                             "network_id": network_id}, PROJECT, now=c.clock.now())
+    _ok(c.worker.run_until_idle())
+    assert _state(c) == before
 
 
 def _local_router(c: MultiRegion, region: str = "RegionOne") -> dict[str, Any]:
@@ -80,14 +93,7 @@ def test_local_router_lives_only_in_its_region_without_bridge(cloud: MultiRegion
     _ok(cloud.worker.run_until_idle())
     assert _interfaces(cloud, "RegionOne", b_router) == {sub1["id"]}
 
-    before = _state(cloud)
-    with cloud.core.db.begin() as conn:
-        pod = pods.get_pod_by_region(conn, "RegionOne")
-        assert pod is not None
-        store.enqueue(conn, "router_setup", {"pod_id": pod.pod_id, "router_id": router["id"],
-                                             "network_id": net1["id"]}, PROJECT, now=cloud.clock.now())
-    _ok(cloud.worker.run_until_idle())
-    assert _state(cloud) == before
+    _assert_rerun_changes_nothing(cloud, router["id"], net1["id"])
 
 
 def _refused(resp: httpx.Response) -> None:
@@ -156,12 +162,6 @@ def test_local_router_gateway_is_set_on_its_bottom_router(cloud: MultiRegion) ->
         is None
 
 
-def _interface_ips(c: MultiRegion, region: str, bottom_router: str) -> set[str]:
-    ports = c.region(region, {}).get("/ports", params={"device_id": bottom_router,
-                                                        "device_owner": "network:router_interface"}).json()["ports"]
-    return {f["ip_address"] for p in ports for f in p["fixed_ips"]}
-
-
 def test_local_router_bottom_interfaces_use_the_top_interface_addresses(cloud: MultiRegion) -> None:
     """By subnet the region's copy routes through the top gateway; by port through that port's address
     (any address of the subnet), and the copy's gateway follows so its VMs use it."""
@@ -178,7 +178,7 @@ def test_local_router_bottom_interfaces_use_the_top_interface_addresses(cloud: M
 
     b_router = _bottom(cloud, router["id"], "router", "RegionOne")
     assert b_router is not None
-    assert _interface_ips(cloud, "RegionOne", b_router) == {"10.0.1.1", "10.0.2.50"}
+    assert _interfaces(cloud, "RegionOne", b_router, "ip_address") == {"10.0.1.1", "10.0.2.50"}
     region = cloud.region("RegionOne", {})
     copy2 = region.get(f"/subnets/{_bottom(cloud, sub2['id'], 'subnet', 'RegionOne')}").json()["subnet"]
     assert copy2["gateway_ip"] == "10.0.2.50"
@@ -192,11 +192,4 @@ def test_local_router_bottom_interfaces_use_the_top_interface_addresses(cloud: M
     # a VM booted in the region gets the router's address as its gateway; a rerun changes nothing
     cloud.boot("RegionOne", net2["id"], "host1")
     _ok(cloud.worker.run_until_idle())
-    before = _state(cloud)
-    with cloud.core.db.begin() as conn:
-        pod = pods.get_pod_by_region(conn, "RegionOne")
-        assert pod is not None
-        store.enqueue(conn, "router_setup", {"pod_id": pod.pod_id, "router_id": router["id"],
-                                             "network_id": net2["id"]}, PROJECT, now=cloud.clock.now())
-    _ok(cloud.worker.run_until_idle())
-    assert _state(cloud) == before
+    _assert_rerun_changes_nothing(cloud, router["id"], net2["id"])
