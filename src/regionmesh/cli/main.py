@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from typing import Any
 
@@ -55,8 +56,13 @@ def _lab_up(args: argparse.Namespace) -> int:
 
         return detach(sys.argv[1:], Path(args.state_dir))
 
-    opts = LabOptions(state_dir=Path(args.state_dir), port_offset=args.port_offset, database=args.database,
-                      regions=args.regions, register_pods=args.register_pods, noauth=args.noauth)
+    from regionmesh.lab.control import DATABASE_ENV
+
+    # `lab up --detach` hands --database over in the environment (no password on a command line).
+    database = args.database or os.environ.get(DATABASE_ENV) or None
+    opts = LabOptions(state_dir=Path(args.state_dir), port_offset=args.port_offset, database=database,
+                      regions=args.regions, register_pods=args.register_pods, noauth=args.noauth,
+                      worker_processes=args.worker_processes)
     return run_foreground(opts)
 
 
@@ -153,8 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
     up = lab_sub.add_parser("up", help="start the lab in the foreground (Ctrl-C stops it)")
     up.add_argument("--state-dir", default=".lab", help="where databases and logs live (default ./.lab)")
     up.add_argument("--port-offset", type=int, default=0, help="shift every listener's port by N")
-    up.add_argument("--database", help="central database URL (default: SQLite in the state directory)")
+    up.add_argument("--database", help="central database URL, e.g. postgresql+psycopg://USER:PASSWORD@HOST/DB "
+                                       "(default: SQLite in the state directory; also $REGIONMESH_LAB_DATABASE)")
     up.add_argument("--regions", type=int, default=2, help="how many lab regions (default 2)")
+    up.add_argument("--worker-processes", type=int, default=0, metavar="N",
+                    help="run the job workers as N `regionmesh worker` processes (needs a PostgreSQL --database; "
+                         "default: 2 threads in the lab process)")
     up.add_argument("--noauth", action="store_true", help="no identity service: trust identity headers (tests)")
     up.add_argument("--register-pods", action="store_true",
                     help="register CentralRegion and the regions as pods (by default the operator does it)")

@@ -2,8 +2,10 @@
 
 A detached lab is one ``regionmesh lab up`` process in its own session, logging to
 ``<state>/lab.log``. When every service is ready it writes ``<state>/lab.json`` (its pid and
-endpoints); ``status`` reads that file and probes each endpoint, ``down`` stops the process and
-waits until no listener is left.
+endpoints, its central database with the password masked, its job worker processes if any);
+``status`` reads that file and probes each endpoint, ``down`` stops the process (and any worker
+process it left behind) and waits until no listener is left. ``--database`` goes to the background
+process through the environment, not its command line, so ``ps`` never shows a database password.
 """
 
 from __future__ import annotations
@@ -26,11 +28,21 @@ def state_path(state_dir: Path) -> Path:
     return state_dir / STATE_FILE
 
 
-def write_state(state_dir: Path, endpoints: dict[str, str], control: dict[str, str] | None = None) -> None:
-    """Called by the running lab once everything is ready (0600: it holds the control token)."""
+DATABASE_ENV = "REGIONMESH_LAB_DATABASE"
+
+
+def write_state(state_dir: Path, endpoints: dict[str, str], control: dict[str, str] | None = None, *,
+                database: str | None = None, workers: list[dict[str, Any]] | None = None,
+                worker_threads: int | None = None) -> None:
+    """Called by the running lab once everything is ready (0600: it holds the control token).
+
+    ``database`` must already be masked; ``workers`` lists the job worker processes (id, pid, log).
+    """
     path = state_path(state_dir)
     path.touch(mode=0o600)
-    path.write_text(json.dumps({"pid": os.getpid(), "endpoints": endpoints, "control": control}, indent=2))
+    path.write_text(json.dumps({"pid": os.getpid(), "endpoints": endpoints, "control": control,
+                                "database": database, "workers": workers or [],
+                                "worker_threads": worker_threads}, indent=2))
 
 
 def clear_state(state_dir: Path) -> None:
@@ -71,25 +83,63 @@ def listening(url: str) -> bool:
         return sock.connect_ex((host, int(port))) == 0
 
 
+def _without_database(argv: list[str]) -> tuple[list[str], str | None]:
+    """``argv`` minus ``--detach`` and ``--database URL`` (returned apart: it may hold a password)."""
+    out: list[str] = []
+    database = None
+    args = iter(argv)
+    for arg in args:
+        if arg == "--detach":
+            continue
+        if arg == "--database":
+            database = next(args, None)
+        elif arg.startswith("--database="):
+            database = arg.partition("=")[2]
+        else:
+            out.append(arg)
+    return out, database
+
+
+def _start_error(log: Path, offset: int) -> str | None:
+    """The last ``error:`` line the background lab wrote to its log since ``offset``."""
+    try:
+        with log.open("rb") as fh:
+            fh.seek(offset)
+            text = fh.read().decode(errors="replace")
+    except OSError:
+        return None
+    errors = [line for line in text.splitlines() if line.startswith("error: ")]
+    return errors[-1] if errors else None
+
+
 def detach(argv: list[str], state_dir: Path, timeout: float = 60.0) -> int:
     """Start ``regionmesh lab up`` (without --detach) in the background and wait until it is ready."""
+    from regionmesh.lab.workers import regionmesh_command
+
     state_dir.mkdir(parents=True, exist_ok=True)
     current = read_state(state_dir)
     if current and alive(int(current["pid"])):
         print(f"the lab in {state_dir} is already running (pid {current['pid']}); `regionmesh lab status` shows it")
         return 0
     clear_state(state_dir)
-    log = (state_dir / "lab.log").open("ab")
-    exe = Path(sys.executable).with_name("regionmesh")
-    cmd = [str(exe) if exe.exists() else sys.executable, *([] if exe.exists() else ["-m", "regionmesh.cli.main"]),
-           *[a for a in argv if a != "--detach"]]
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True)
+    log_path = state_dir / "lab.log"
+    log = log_path.open("ab")
+    offset = log.tell()
+    args, database = _without_database(argv)
+    env = dict(os.environ)
+    if database is not None:
+        env[DATABASE_ENV] = database
+    proc = subprocess.Popen([*regionmesh_command(), *args], stdout=log, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, start_new_session=True, env=env)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            print(f"error: the lab exited during start-up (code {proc.returncode}); see {state_dir / 'lab.log'}",
-                  file=sys.stderr)
+            reason = _start_error(log_path, offset)
+            if reason:
+                print(reason, file=sys.stderr)
+            else:
+                print(f"error: the lab exited during start-up (code {proc.returncode}); see {log_path}",
+                      file=sys.stderr)
             return 2
         if read_state(state_dir):
             print(f"the lab is up in the background (pid {proc.pid}); log: {state_dir / 'lab.log'}")
@@ -108,16 +158,60 @@ def status(state_dir: Path) -> int:
     pid = int(state["pid"])
     mem = rss_mb(pid)
     print(f"lab pid {pid}, memory (RSS) {mem:.0f} MB" if mem is not None else f"lab pid {pid}")
+    if state.get("database"):
+        print(f"central database {state['database']}")
     for name, url in state["endpoints"].items():
         print(f"  {'up  ' if listening(url) else 'DOWN'}  {name:<24} {url}")
+    _print_workers(state)
     return 0
+
+
+def _print_workers(state: dict[str, Any]) -> None:
+    from regionmesh.lab.workers import is_worker_process
+
+    workers = state.get("workers") or []
+    if not workers:
+        threads = state.get("worker_threads")
+        if threads:
+            print(f"  job workers: {threads} threads in the lab process")
+        return
+    for w in workers:
+        pid = int(w["pid"])
+        mem = rss_mb(pid) if is_worker_process(pid) else None
+        up = "up  " if is_worker_process(pid) else "DOWN"
+        detail = f"pid {pid}" + (f", {mem:.0f} MB" if mem is not None else "")
+        print(f"  {up}  job worker {w['id']:<24} {detail}  (log {w['log']})")
+
+
+def _stop_leftover_workers(state: dict[str, Any], timeout: float) -> list[int]:
+    """Worker processes the lab did not stop (it was killed): stop them; returns the pids still alive."""
+    from regionmesh.lab.workers import CONFIG_FILE, is_worker_process
+
+    if state.get("workers"):
+        state_dir = Path(state["workers"][0]["log"]).parent
+        (state_dir / CONFIG_FILE).unlink(missing_ok=True)  # the workers' settings hold passwords
+    pids = [int(w["pid"]) for w in state.get("workers") or [] if is_worker_process(int(w["pid"]))]
+    for pid in pids:
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(is_worker_process(p) for p in pids):
+        time.sleep(0.05)  # waiting for the workers to exit, bounded
+    for pid in pids:
+        if is_worker_process(pid):
+            os.kill(pid, signal.SIGKILL)
+    return [p for p in pids if is_worker_process(p)]
 
 
 def down(state_dir: Path, timeout: float = 30.0) -> int:
     """Stop the lab and wait until its process and its listeners are gone."""
     state = read_state(state_dir)
     if state is None or not alive(int(state["pid"])):
+        # A lab that was killed may have left its worker processes running.
+        workers_left = _stop_leftover_workers(state, timeout=10.0) if state else []
         clear_state(state_dir)
+        if workers_left:
+            print(f"error: job worker processes still running after stop: {workers_left}", file=sys.stderr)
+            return 1
         print("the lab is not running")
         return 0
     pid = int(state["pid"])
@@ -128,9 +222,13 @@ def down(state_dir: Path, timeout: float = 30.0) -> int:
     if alive(pid):
         os.kill(pid, signal.SIGKILL)
     left = [url for url in state["endpoints"].values() if listening(url)]
+    workers_left = _stop_leftover_workers(state, timeout=10.0)
     clear_state(state_dir)
     if left:
         print(f"error: still listening after stop: {', '.join(left)}", file=sys.stderr)
+        return 1
+    if workers_left:
+        print(f"error: job worker processes still running after stop: {workers_left}", file=sys.stderr)
         return 1
     print("the lab is down")
     return 0

@@ -30,6 +30,14 @@ from regionmesh.config import Settings, load_settings
 from regionmesh.jobs.engine import JobContext, Worker, WorkerPool
 from regionmesh.jobs.handlers import HANDLERS
 from regionmesh.lab.control import clear_state, write_state
+from regionmesh.lab.database import DatabaseUnavailable, check_database, is_postgresql, mask_url
+from regionmesh.lab.workers import (
+    CONFIG_FILE,
+    WorkerProcess,
+    start_worker_processes,
+    stop_worker_processes,
+    write_worker_config,
+)
 from regionmesh.network import callbacks as cb
 
 IDENTITY_PORT = 5000
@@ -53,6 +61,8 @@ class LabOptions:
     regions: int = 2
     workers: int = 2
     database: str | None = None
+    # >0: the job workers run as that many `regionmesh worker` processes (PostgreSQL only) instead of threads.
+    worker_processes: int = 0
     register_pods: bool = False
     # Trust identity headers instead of tokens (tests that predate identity; never for users).
     noauth: bool = False
@@ -103,8 +113,16 @@ class LabOptions:
         return out
 
 
-class PortTaken(RuntimeError):
+class LabStartError(RuntimeError):
+    """The lab cannot start as asked; the message is one line saying why and what to do."""
+
+
+class PortTaken(LabStartError):
     """A lab listener's port is in use; the message names the service and the way out."""
+
+
+class BadOptions(LabStartError):
+    """Options that cannot work together (e.g. worker processes on SQLite)."""
 
 
 SERVICE_USER = "regionmesh"
@@ -144,6 +162,7 @@ class Lab:
         self.out = out
         self.servers: list[tuple[str, ThreadedServer]] = []
         self.workers: WorkerPool | None = None
+        self.worker_processes: list[WorkerProcess] = []
         self.central_app: Any = None
         # Services that can be stopped and started on demand (failures for users and tests alike).
         self.services: dict[str, tuple[str, Any, int]] = {}
@@ -195,9 +214,26 @@ class Lab:
             self._serve(name, app, port)
         return "running"
 
-    def start(self) -> None:
+    def _check_options(self) -> None:
         opts = self.opts
+        if opts.worker_processes < 0:
+            raise BadOptions(f"--worker-processes {opts.worker_processes}: give 1 or more (0: worker threads)")
+        if opts.worker_processes and not is_postgresql(opts.database):
+            where = f"--database {mask_url(opts.database)}" if opts.database else "SQLite (no --database)"
+            raise BadOptions(f"--worker-processes needs central on PostgreSQL, not {where}: add --database "
+                             "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DBNAME or leave --worker-processes out "
+                             "(worker threads)")
+
+    def start(self) -> None:
+        """Start every service; on a :class:`LabStartError` nothing has been started."""
+        opts = self.opts
+        self._check_options()
         self._check_ports()
+        if opts.database:
+            try:
+                check_database(opts.database)
+            except DatabaseUnavailable as err:
+                raise LabStartError(str(err)) from None
         opts.state_dir.mkdir(parents=True, exist_ok=True)
         self.say(f"[lab] state directory {opts.state_dir.resolve()}")
         endpoints = {name: opts.url(port) for name, _, port in opts.region_names()}
@@ -210,7 +246,7 @@ class Lab:
         central = _settings(opts, "central", opts.central_port, role__role="central",
                             role__region_endpoints=endpoints,
                             role__default_region_for_external_network=opts.region_names()[0][0])
-        self.say("[lab] central: preparing database…")
+        self.say(f"[lab] central: preparing database {mask_url(central.database.url)}…")
         self.central_app = build_neutron(central)
         self._serve("central Neutron API (CentralRegion)", self.central_app, opts.central_port, key="central")
         core = self.central_app.core
@@ -226,7 +262,10 @@ class Lab:
         self.control = ThreadedServer(create_control_app(self), opts.host, 0).start()
         if opts.register_pods:
             self.register_pods()
-        self.start_workers()
+        if opts.worker_processes:
+            self.start_worker_processes(central)
+        else:
+            self.start_workers()
         # Workers sleep until the next job is due; a change in central wakes them at once.
         for resource in (cb.PORT, cb.SECURITY_GROUP_RULE, cb.ROUTER_INTERFACE, cb.ROUTER, cb.NETWORK, cb.SUBNET,
                          cb.FLOATING_IP):
@@ -260,6 +299,31 @@ class Lab:
         self.workers = WorkerPool(lambda i: Worker(core.db, HANDLERS, JobContext(core, directory),
                                                    worker_id=f"lab-worker-{i}"), self.opts.workers).start()
         self.say(f"[lab] {self.opts.workers} job workers running")
+
+    def start_worker_processes(self, central: Settings) -> None:
+        """N `regionmesh worker` processes with central's settings (PostgreSQL: SKIP LOCKED claims)."""
+        opts = self.opts
+        auth = central.auth
+        config = opts.state_dir / CONFIG_FILE
+        write_worker_config(config, {
+            "database": {"url": central.database.url},
+            "auth": {"strategy": auth.strategy, "auth_url": auth.auth_url, "username": auth.username,
+                     "password": auth.password, "project_name": auth.project_name},
+            "role": {"role": "central",
+                     "default_region_for_external_network": central.role.default_region_for_external_network,
+                     "region_endpoints": dict(central.role.region_endpoints)},
+            "admin": {"job_lease_seconds": central.admin.job_lease_seconds,
+                      "job_backoff_base": central.admin.job_backoff_base,
+                      "job_backoff_cap": central.admin.job_backoff_cap},
+        })
+        self.worker_processes = start_worker_processes(opts.state_dir, opts.worker_processes, config)
+        pids = ", ".join(str(w.pid) for w in self.worker_processes)
+        self.say(f"[lab] {opts.worker_processes} job worker processes running (pids {pids}; logs "
+                 f"{opts.state_dir / 'worker-N.log'})")
+
+    def worker_info(self) -> list[dict[str, Any]]:
+        """What `lab status` shows about the job workers (and `lab down` stops)."""
+        return [{"id": w.worker_id, "pid": w.pid, "log": str(w.log)} for w in self.worker_processes]
 
     def _start_identity(self, endpoints: dict[str, str]) -> None:
         """Identity first: every other service validates tokens against it."""
@@ -326,6 +390,10 @@ class Lab:
         if self.workers is not None:
             self.workers.stop()
             self.workers = None
+        if self.worker_processes:
+            stop_worker_processes(self.worker_processes, self.out)
+            self.worker_processes = []
+            (self.opts.state_dir / CONFIG_FILE).unlink(missing_ok=True)
         for name, server in reversed(self.servers):
             server.stop()
             self.say(f"[lab] stopped {name}")
@@ -388,13 +456,19 @@ def run_foreground(opts: LabOptions) -> int:
     lab = Lab(opts)
     try:
         lab.start()
-    except PortTaken as err:
-        print(f"error: {err}", file=sys.stderr)
+    except LabStartError as err:
+        print(f"error: {err}", file=sys.stderr, flush=True)
         lab.stop()
         return 2
+    except BaseException:
+        lab.stop()  # nothing half-started is left listening
+        raise
     lab.say(lab.summary())
     assert lab.control is not None
-    write_state(opts.state_dir, lab.endpoints(), control={"url": lab.control.url, "token": lab.control_token})
+    write_state(opts.state_dir, lab.endpoints(), control={"url": lab.control.url, "token": lab.control_token},
+                database=mask_url(opts.database) if opts.database else "SQLite (state directory)",
+                workers=lab.worker_info() if opts.worker_processes else None,
+                worker_threads=0 if opts.worker_processes else opts.workers)
     stopping = {"flag": False}
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
