@@ -60,10 +60,18 @@ class ComputeCloud:
         self.region = httpx.Client(base_url=self.region_server.url + "/v2.0", timeout=30)
 
     def settle(self) -> None:
-        """Wait until every live host has handled what was cast to it (condition wait, bounded)."""
-        for worker in self.compute.hosts.values():
-            if worker.running:
+        """Wait until every live host has handled what was cast to it (condition wait, bounded).
+
+        A host can cast to another (a resize hops source → destination), so one pass is not enough:
+        repeat until a whole pass finds every live host idle.
+        """
+        for _ in range(20):
+            live = [w for w in self.compute.hosts.values() if w.running]
+            for worker in live:
                 assert worker.wait_idle(30), f"{worker.host} did not finish its queue"
+            if all(w.idle for w in live):
+                return
+        raise AssertionError("hosts kept casting to each other")
 
     def network(self, name: str = "net1", cidr: str = "10.0.1.0/24") -> tuple[dict[str, Any], dict[str, Any]]:
         net = self.central.post("/networks", json={"network": {"name": name}}).json()["network"]

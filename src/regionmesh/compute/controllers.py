@@ -157,9 +157,37 @@ def _action(c: LabCompute, call: Call, uuid: str) -> Result:
         if kind not in ("SOFT", "HARD"):
             raise BadRequest("Invalid input for field/attribute type.")
         c.api.power_action(call.ctx, uuid, "reboot_hard" if kind == "HARD" else "reboot")
+    elif "shelve" in body:
+        c.api.lifecycle.shelve(call.ctx, uuid)
+    elif "shelveOffload" in body:
+        c.api.lifecycle.shelve_offload(call.ctx, uuid)
+    elif "unshelve" in body:
+        c.api.lifecycle.unshelve(call.ctx, uuid, _unshelve_zone(body["unshelve"], call.version))
+    elif "resize" in body:
+        ref = _member(body, "resize").get("flavorRef")
+        if not ref:
+            raise BadRequest("Invalid input for field/attribute resize. Value: flavorRef is a required property")
+        c.api.lifecycle.resize(call.ctx, uuid, str(ref).rstrip("/").rsplit("/", 1)[-1])
+    elif "confirmResize" in body:
+        c.api.lifecycle.confirm_resize(call.ctx, uuid)
+        return 204, None
+    elif "revertResize" in body:
+        c.api.lifecycle.revert_resize(call.ctx, uuid)
     else:
         raise BadRequest(f"There is no such action: {', '.join(body) or '(none)'}")
     return 202, None
+
+
+def _unshelve_zone(raw: Any, version: tuple[int, int]) -> str | None:
+    """``{"unshelve": null}``; from 2.77 ``{"unshelve": {"availability_zone": …}}`` as well."""
+    if raw is None:
+        return None
+    if version < (2, 77) or not isinstance(raw, dict) or set(raw) - {"availability_zone"}:
+        raise BadRequest("Invalid input for field/attribute unshelve.")
+    zone = raw.get("availability_zone")
+    if zone is not None and not isinstance(zone, str):
+        raise BadRequest("Invalid input for field/attribute availability_zone.")
+    return zone
 
 
 def _interfaces(c: LabCompute, call: Call, uuid: str) -> Result:

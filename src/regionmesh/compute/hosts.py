@@ -53,6 +53,17 @@ class HostWorker:
             self._busy += 1
         self.queue.put((method, args))
 
+    def call(self, method: str, *args: Any, timeout: float = 60.0) -> bool:
+        """Nova's ``rpc.call`` (``cast=False``): queued like a cast, waited for; False on timeout."""
+        done = threading.Event()
+        self.cast("rpc_call", method, args, done)
+        return done.wait(timeout)
+
+    @property
+    def idle(self) -> bool:
+        with self._idle:
+            return self._busy == 0
+
     def start(self) -> None:
         if self.running:
             return
@@ -107,7 +118,17 @@ class HostWorker:
                     self._busy -= 1
                     self._idle.notify_all()
 
+    def _rpc_call(self, method: str, args: tuple[Any, ...], done: threading.Event) -> None:
+        try:
+            self._handlers()[method](*args)
+        finally:
+            done.set()
+
     def _handlers(self) -> dict[str, Callable[..., None]]:
-        m = self.manager
+        m, life = self.manager, self.manager.lifecycle
         return {"build_and_run_instance": m.build, "terminate_instance": m.terminate, "power_action": m.power,
-                "attach_volume": m.attach_volume, "detach_volume": m.detach_volume}
+                "attach_volume": m.attach_volume, "detach_volume": m.detach_volume, "rpc_call": self._rpc_call,
+                "shelve_instance": life.shelve, "shelve_offload_instance": life.shelve_offload,
+                "unshelve_instance": life.unshelve, "resize_instance": life.resize_instance,
+                "finish_resize": life.finish_resize, "confirm_resize": life.confirm_resize,
+                "revert_resize": life.revert_resize, "finish_revert_resize": life.finish_revert_resize}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from regionmesh.compute import block_device as bd
@@ -30,6 +31,11 @@ class ComputeManager:
         self.rt = rt
         self.host = host
         self.driver = driver
+        # Casts to another host's queue (resize hops source → destination); wired by the compute API.
+        self.rpc: Callable[..., None] = _no_rpc
+        from regionmesh.compute.host_lifecycle import HostLifecycle
+
+        self.lifecycle = HostLifecycle(self)
 
     def _get(self, uuid: str) -> dict[str, Any] | None:
         with self.rt.db.read() as conn:
@@ -186,6 +192,10 @@ class ComputeManager:
         return removed
 
 
+def _no_rpc(host: str, method: str, *args: Any) -> None:
+    raise RuntimeError(f"no RPC wired to reach {host} for {method}")
+
+
 def finish_delete(rt: Runtime, uuid: str, reservation: str | None) -> bool:
     """Destroy the row and settle the quota in one transaction; False when another path already did."""
     now = rt.clock.now()
@@ -195,6 +205,10 @@ def finish_delete(rt: Runtime, uuid: str, reservation: str | None) -> bool:
             instance: dict[str, Any] | None = s.get_instance(conn, uuid)
         except NotFound:
             instance = None
+        for migration in s.active_migrations(conn, instance_uuid=uuid):  # a resize dies with its instance
+            if migration["reservation_id"]:
+                quota.rollback(conn, migration["reservation_id"])
+            s.update_migration(conn, migration["id"], now, status="error", reservation_id=None)
         done = s.destroy_instance(conn, uuid, now)
         if done and instance is not None:
             quota.settle_release(conn, instance, reservation, now)

@@ -105,6 +105,10 @@ class NeutronClient:
         body = {"port": {"binding:host_id": host, "device_owner": f"compute:{az}", "device_id": instance_uuid}}
         return self._call(ctx, "PUT", f"/ports/{port_id}", body, service=True).json()["port"]
 
+    def clear_binding_host(self, ctx: RequestContext, port_id: str) -> None:
+        """Shelve-offload: the port stays the instance's (IP kept) but is bound to no host any more."""
+        self._call(ctx, "PUT", f"/ports/{port_id}", {"port": {"binding:host_id": ""}}, service=True)
+
     def unbind_port(self, ctx: RequestContext, port_id: str) -> None:
         """A port the user passed in survives the instance: clear its binding instead of deleting it."""
         body = {"port": {"binding:host_id": "", "device_owner": "", "device_id": ""}}

@@ -29,6 +29,11 @@ class ComputeConfig:
     host_vcpus: int = 16
     host_memory_mb: int = 32768
     quota_limits: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
+    # Seconds a shelved instance stays on its host before offload; 0 (Nova's default) offloads at once,
+    # -1 never offloads on its own (only shelveOffload does).
+    shelved_offload_time: int = 0
+    allow_resize_to_same_host: bool = False  # Nova's default: a resize must move to another host
+    rpc_call_timeout: float = 60.0  # nova.conf rpc_response_timeout, for the API's synchronous calls
 
 
 @dataclass

@@ -11,13 +11,17 @@ from regionmesh.compute.exceptions import NoValidHost
 from regionmesh.compute.runtime import Runtime
 
 
-def select_host(rt: Runtime, conn: Connection, instance: dict[str, Any], live_hosts: set[str]) -> str:
-    """The least-loaded host that passes every filter (RAM weigher); raises :class:`NoValidHost`."""
+def select_host(rt: Runtime, conn: Connection, instance: dict[str, Any], live_hosts: set[str],
+                ignore_hosts: frozenset[str] = frozenset()) -> str:
+    """The least-loaded host that passes every filter (RAM weigher); raises :class:`NoValidHost`.
+
+    ``ignore_hosts`` is the request spec's ``ignore_hosts`` (a resize leaves its source out).
+    """
     now = rt.clock.now()
     zone = instance["availability_zone"]
     candidates = []
     for service in s.list_services(conn):
-        if service["disabled"] or service["host"] not in live_hosts:
+        if service["disabled"] or service["host"] not in live_hosts or service["host"] in ignore_hosts:
             continue
         if zone and service["zone"] != zone:
             continue

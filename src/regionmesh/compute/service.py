@@ -22,6 +22,7 @@ from regionmesh.compute import store as s
 from regionmesh.compute import volumes as vol
 from regionmesh.compute.exceptions import BadRequest, Conflict, NotFound, NoValidHost
 from regionmesh.compute.hosts import HostWorker
+from regionmesh.compute.lifecycle import Lifecycle, delete_shelved_snapshot
 from regionmesh.compute.manager import finish_delete
 from regionmesh.compute.network import deallocate_for_instance, deallocate_port
 from regionmesh.compute.runtime import Runtime, service_context
@@ -38,6 +39,13 @@ class ComputeAPI:
     def __init__(self, rt: Runtime, hosts: dict[str, HostWorker]) -> None:
         self.rt = rt
         self.hosts = hosts
+        self.lifecycle = Lifecycle(rt, hosts, self.get)  # shelve / unshelve / resize (and their delete helpers)
+        for worker in hosts.values():
+            worker.manager.rpc = self._cast
+
+    def _cast(self, host: str, method: str, *args: Any) -> None:
+        """compute_rpcapi for the hosts themselves (a resize hops from source to destination)."""
+        self.hosts[host].cast(method, *args)
 
     # ---- reads ---------------------------------------------------------------------------------
     def get(self, ctx: RequestContext, uuid: str) -> dict[str, Any]:
@@ -130,6 +138,8 @@ class ComputeAPI:
         if instance["disable_terminate"]:  # CMP-11
             LOG.info("instance termination disabled (%s)", uuid)
             return
+        if instance["vm_state"] in (s.SHELVED, s.SHELVED_OFFLOADED):  # CMP-12: the snapshot goes first
+            delete_shelved_snapshot(self.rt, ctx, instance)
         now = self.rt.clock.now()
         while True:  # CMP-13: save DELETING/progress 0 first (compare-and-swap on the old task_state)
             original = instance["task_state"]
@@ -159,9 +169,15 @@ class ComputeAPI:
                 return
             with self.rt.db.read() as conn:  # a host was assigned concurrently: take the normal path
                 instance = s.get_instance(conn, uuid)
-        with self.rt.db.read() as conn:  # CMP-17: unknown host → local
-            service = s.get_service(conn, instance["host"]) if instance["host"] else None
-        is_local = not s.service_is_up(service, self.rt.clock.now(), self.rt.config.service_down_time)
+        if instance["vm_state"] == s.RESIZED:  # CMP-16: confirm the resize first
+            self.lifecycle.confirm_on_deleting(instance)
+            with self.rt.db.read() as conn:
+                instance = s.get_instance(conn, uuid)
+        is_local = True  # CMP-17: shelved-offloaded never asks for a service; an unknown host → local
+        if instance["vm_state"] != s.SHELVED_OFFLOADED:
+            with self.rt.db.read() as conn:
+                service = s.get_service(conn, instance["host"]) if instance["host"] else None
+            is_local = not s.service_is_up(service, self.rt.clock.now(), self.rt.config.service_down_time)
         if not is_local:  # CMP-19
             if original in (s.DELETING, s.SOFT_DELETING):
                 LOG.info("Instance is already in deleting state, ignoring this request (%s)", uuid)
@@ -178,7 +194,10 @@ class ComputeAPI:
     def local_delete(self, instance: dict[str, Any], reservation: str | None) -> bool:
         """CMP-21: the host is not going to act, so the API frees the network and destroys the row."""
         uuid = instance["uuid"]
-        LOG.warning("instance's host %s is down, deleting from database (%s)", instance["host"], uuid)
+        if instance["vm_state"] == s.SHELVED_OFFLOADED:
+            LOG.info("instance is in SHELVED_OFFLOADED state, cleanup the instance's info from database. (%s)", uuid)
+        else:
+            LOG.warning("instance's host %s is down, deleting from database (%s)", instance["host"], uuid)
         self.rt.notifier.info("compute.instance.delete.start", {"instance_id": uuid, "host": instance["host"]})
         deallocate_for_instance(self.rt, self._ctx(instance), uuid)
         # Step 5: terminate/detach/delete each volume, breaking a dead host's RBD lock (REG-22, REG-23).

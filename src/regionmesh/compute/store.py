@@ -18,7 +18,13 @@ from regionmesh.db.clock import db_time
 
 # Nova's vm_state / task_state values used here (CMP-30).
 ACTIVE, BUILDING, STOPPED, ERROR, DELETED = "active", "building", "stopped", "error", "deleted"
-SOFT_DELETED, SHELVED_OFFLOADED = "soft-delete", "shelved_offloaded"
+SOFT_DELETED, SHELVED, SHELVED_OFFLOADED, RESIZED = "soft-delete", "shelved", "shelved_offloaded", "resized"
+SHELVING, SHELVING_IMAGE_UPLOADING, SHELVING_OFFLOADING, UNSHELVING = "shelving", "shelving_image_uploading", \
+    "shelving_offloading", "unshelving"
+RESIZE_PREP, RESIZE_MIGRATING, RESIZE_FINISH, RESIZE_REVERTING, RESIZE_CONFIRMING = "resize_prep", \
+    "resize_migrating", "resize_finish", "resize_reverting", "resize_confirming"
+# Migration statuses (Nova's names); the first group still holds resources on a second host.
+MIGRATION_ACTIVE = ("pre-migrating", "migrating", "post-migrating", "finished", "confirming", "reverting")
 DELETING, SOFT_DELETING, SCHEDULING, SPAWNING, NETWORKING = "deleting", "soft-deleting", "scheduling", \
     "spawning", "networking"
 POWER_NOSTATE, POWER_RUNNING, POWER_SHUTDOWN = 0, 1, 4
@@ -71,6 +77,20 @@ def destroy_instance(conn: Connection, uuid: str, now: datetime) -> bool:
     """Soft-delete the row (vm_state deleted); False when someone else already destroyed it."""
     return update_instance(conn, uuid, now, vm_state=DELETED, task_state=None, power_state=POWER_NOSTATE,
                            deleted_at=db_time(now), terminated_at=db_time(now))
+
+
+def system_metadata(instance: dict[str, Any]) -> dict[str, Any]:
+    """Nova's ``instance.system_metadata`` (shelved_image_id, shelved_host, …) as a dict."""
+    return json.loads(instance.get("system_metadata") or "{}")
+
+
+def fault_json(message: str, now: datetime, code: int = 500) -> str:
+    """An instance fault as the server view shows it."""
+    return json.dumps({"code": code, "message": message, "created": db_time(now).isoformat()})
+
+
+def dump_metadata(values: dict[str, Any]) -> str | None:
+    return json.dumps(values, sort_keys=True) if values else None
 
 
 def stuck_deleting(conn: Connection) -> list[dict[str, Any]]:
@@ -171,11 +191,57 @@ def service_is_up(service: dict[str, Any] | None, now: datetime, service_down_ti
 
 
 def host_usage(conn: Connection, host: str) -> tuple[int, int]:
-    """(vcpus, memory_mb) used on ``host`` by live instances."""
+    """(vcpus, memory_mb) used on ``host`` by live instances, plus what unfinished resizes hold there.
+
+    Until a resize is confirmed or reverted the instance holds resources on two hosts, as Nova's
+    claims do: the new flavor at the destination while it migrates, the old one at the source after.
+    """
     t = m.compute_instances
     rows = conn.execute(select(t.c.vcpus, t.c.memory_mb).where(t.c.host == host, t.c.deleted_at.is_(None)))
     vcpus = ram = 0
     for row in rows:
         vcpus += row.vcpus
         ram += row.memory_mb
+    for mig in active_migrations(conn, host=host):
+        flavor_applied = mig["status"] in ("finished", "confirming", "reverting")
+        if flavor_applied and mig["source_compute"] == host:
+            vcpus, ram = vcpus + mig["old_vcpus"], ram + mig["old_memory_mb"]
+        elif not flavor_applied and mig["dest_compute"] == host:
+            vcpus, ram = vcpus + mig["new_vcpus"], ram + mig["new_memory_mb"]
     return vcpus, ram
+
+
+# ---- migrations (resize) -------------------------------------------------------------------------
+def insert_migration(conn: Connection, values: dict[str, Any]) -> int:
+    result = conn.execute(insert(m.compute_migrations).values(**values))
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+def active_migrations(conn: Connection, *, host: str | None = None,
+                      instance_uuid: str | None = None) -> list[dict[str, Any]]:
+    """Migrations of live instances not yet confirmed, reverted or failed."""
+    t, i = m.compute_migrations, m.compute_instances
+    query = select(t).join(i, i.c.uuid == t.c.instance_uuid).where(
+        t.c.status.in_(MIGRATION_ACTIVE), i.c.deleted_at.is_(None)).order_by(t.c.id)
+    if host is not None:
+        query = query.where((t.c.source_compute == host) | (t.c.dest_compute == host))
+    if instance_uuid is not None:
+        query = query.where(t.c.instance_uuid == instance_uuid)
+    return [row_dict(r) for r in conn.execute(query)]
+
+
+def get_migration(conn: Connection, migration_id: int) -> dict[str, Any]:
+    row = conn.execute(select(m.compute_migrations).where(m.compute_migrations.c.id == migration_id)).first()
+    if row is None:
+        raise NotFound(f"Migration {migration_id} could not be found.")
+    return row_dict(row)
+
+
+def update_migration(conn: Connection, migration_id: int, now: datetime, *, expect: str | None = None,
+                     **values: Any) -> bool:
+    """Compare-and-swap on the migration's status (``expect``); False when it moved on."""
+    t = m.compute_migrations
+    cond = [t.c.id == migration_id]
+    if expect is not None:
+        cond.append(t.c.status == expect)
+    return bool(conn.execute(update(t).where(and_(*cond)).values(updated_at=db_time(now), **values)).rowcount)

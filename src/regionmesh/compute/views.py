@@ -10,13 +10,18 @@ from regionmesh.context import RequestContext
 from regionmesh.db.clock import format_time
 
 _STATUS = {s.BUILDING: "BUILD", s.ACTIVE: "ACTIVE", s.STOPPED: "SHUTOFF", s.ERROR: "ERROR",
-           s.DELETED: "DELETED", s.SOFT_DELETED: "SOFT_DELETED", s.SHELVED_OFFLOADED: "SHELVED_OFFLOADED"}
-_TASK_STATUS = {"rebooting": "REBOOT", "rebooting_hard": "HARD_REBOOT"}
+           s.DELETED: "DELETED", s.SOFT_DELETED: "SOFT_DELETED", s.SHELVED: "SHELVED",
+           s.SHELVED_OFFLOADED: "SHELVED_OFFLOADED", s.RESIZED: "VERIFY_RESIZE"}
+_RESIZING = {s.RESIZE_PREP: "RESIZE", s.RESIZE_MIGRATING: "RESIZE", s.RESIZE_FINISH: "RESIZE"}
+# Nova's _STATE_MAP: a task overrides the vm_state's status only where Nova's table says so.
+_TASK_STATUS = {s.ACTIVE: {"rebooting": "REBOOT", "rebooting_hard": "HARD_REBOOT", **_RESIZING},
+                s.STOPPED: _RESIZING, s.RESIZED: {s.RESIZE_REVERTING: "REVERT_RESIZE"}}
 
 
 def status(instance: dict[str, Any]) -> str:
-    if instance["vm_state"] == s.ACTIVE and instance["task_state"] in _TASK_STATUS:
-        return _TASK_STATUS[instance["task_state"]]
+    by_task = _TASK_STATUS.get(instance["vm_state"], {})
+    if instance["task_state"] in by_task:
+        return by_task[instance["task_state"]]
     return _STATUS.get(instance["vm_state"], "UNKNOWN")
 
 

@@ -30,6 +30,10 @@ class VirtDriver(Protocol):
 
     def power_state(self, instance_uuid: str) -> int | None: ...
 
+    def snapshot(self, instance_uuid: str) -> bytes:
+        """The guest's root disk as image data (shelve's snapshot)."""
+        ...
+
     def list_guests(self) -> list[str]: ...
 
 
@@ -40,6 +44,8 @@ class Guest:
     ports: list[str]
     power_state: int = POWER_RUNNING
     reboots: int = 0
+    image_id: str | None = None  # what it was spawned from (unshelve spawns from the shelved snapshot)
+    flavor_id: str | None = None
 
 
 @dataclass
@@ -57,7 +63,9 @@ class RecordDriver:
             if self.fail_spawn:
                 message, self.fail_spawn = self.fail_spawn, None
                 raise RuntimeError(message)
-            self.guests[instance["uuid"]] = Guest(instance["uuid"], instance["name"], [p["port_id"] for p in ports])
+            self.guests[instance["uuid"]] = Guest(instance["uuid"], instance["name"], [p["port_id"] for p in ports],
+                                                  image_id=instance.get("image_id"),
+                                                  flavor_id=instance.get("flavor_id"))
 
     def destroy(self, instance_uuid: str) -> None:
         with self._lock:
@@ -85,6 +93,13 @@ class RecordDriver:
     def list_guests(self) -> list[str]:
         with self._lock:
             return list(self.guests)
+
+    def snapshot(self, instance_uuid: str) -> bytes:
+        with self._lock:
+            guest = self.guests.get(instance_uuid)
+        if guest is None:
+            raise RuntimeError(f"guest {instance_uuid} is not on {self.host}")
+        return f"snapshot of {guest.uuid} ({guest.name}) on {self.host}".encode()
 
     def _set_power(self, instance_uuid: str, state: int) -> None:
         with self._lock:

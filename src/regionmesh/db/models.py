@@ -368,6 +368,8 @@ compute_instances = Table(
     Column("updated_at", DateTime, nullable=False),
     Column("deleted_at", DateTime),
     Column("terminated_at", DateTime),
+    # Nova's instance.system_metadata (JSON): shelved_image_id, shelved_host, shelved_at, old_vm_state.
+    Column("system_metadata", Text),
 )
 
 compute_flavors = Table(
@@ -529,4 +531,28 @@ compute_block_device_mappings = Table(
     Column("volume_size", Integer),
     Column("delete_on_termination", Boolean, nullable=False, default=False),
     Column("created_at", DateTime, nullable=False),
+)
+
+# Nova's migrations table, for resize: where the instance came from and went to, both flavors, and
+# the quota reservation for the flavor change until the host applies it.
+compute_migrations = Table(
+    "compute_migrations", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("instance_uuid", String(36), nullable=False, index=True),
+    Column("migration_type", String(32), nullable=False),
+    Column("source_compute", String(255)),
+    Column("dest_compute", String(255)),
+    Column("old_flavor_id", String(255), nullable=False),
+    Column("new_flavor_id", String(255), nullable=False),
+    Column("old_vcpus", Integer, nullable=False),
+    Column("old_memory_mb", Integer, nullable=False),
+    Column("old_root_gb", Integer, nullable=False),
+    Column("new_vcpus", Integer, nullable=False),
+    Column("new_memory_mb", Integer, nullable=False),
+    Column("new_root_gb", Integer, nullable=False),
+    Column("old_vm_state", String(32)),
+    Column("status", String(32), nullable=False, index=True),
+    Column("reservation_id", String(36)),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
 )
