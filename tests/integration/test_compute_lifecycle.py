@@ -381,3 +381,32 @@ def test_resize_quota_and_bad_requests_change_nothing(small: ComputeCloud) -> No
     small.nova_admin.post("/flavors", json={"flavor": {"name": "rest", "id": "r", "vcpus": 2, "ram": 3584,
                                                        "disk": 1}})
     assert small.boot(None, "b", flavor="r")["status"] == "ACTIVE"
+
+
+def test_cmp22_delete_during_an_unfinished_resize_leaves_no_pending_quota(small: ComputeCloud) -> None:
+    server, source, port_id = _active(small)
+    worker = small.compute.hosts[source]
+    worker.stop()  # heartbeat still fresh: the resize cast waits in the source's queue
+    assert _act(small, server["id"], {"resize": {"flavorRef": "2"}}).status_code == 202
+    assert small.server(server["id"])["status"] == "RESIZE"
+    assert small.nova.delete(f"/servers/{server['id']}").status_code == 204
+    worker.start()  # resize_instance finds the instance deleting and gives up; terminate runs
+    small.settle()
+    assert small.gone(server["id"]) and _port_gone(small, port_id)
+    assert small.usage() == {"instances": 0, "cores": 0, "ram": 0}
+    with small.db.read() as conn:
+        assert [r.status for r in conn.execute(m.compute_migrations.select())] == ["error"]
+        assert conn.execute(m.compute_quota_reservations.select()).all() == []
+    assert all(w.driver.list_guests() == [] for w in small.compute.hosts.values())
+
+
+def test_unshelve_with_no_valid_host_stays_offloaded_with_a_fault(cloud: ComputeCloud) -> None:
+    server, _, port_id, image_id = _shelve_offloaded(cloud)
+    for host in ("host1", "host2"):
+        cloud.app.stop_host(host)
+    cloud.clock.advance(61)
+    assert _act(cloud, server["id"], {"unshelve": None}).status_code == 202
+    after = cloud.server(server["id"])
+    assert (after["status"], after["OS-EXT-STS:task_state"]) == ("SHELVED_OFFLOADED", None)
+    assert "No valid host" in after["fault"]["message"]
+    assert image_id in _images(cloud) and _binding(cloud, port_id) == ("", "")

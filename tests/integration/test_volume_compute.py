@@ -151,3 +151,25 @@ def test_root_volume_cannot_be_detached_and_reserved_volume_freed_if_never_sched
     assert cloud.show(spare["id"])["status"] == "reserved"
     assert cloud.nova.delete(f"/servers/{unscheduled['id']}").status_code == 204
     assert cloud.show(spare["id"])["status"] == "available"  # nothing stuck reserved
+
+
+def test_cmp30_volume_backed_shelve_offloads_without_a_snapshot_and_unshelves(cloud: VolumeCloud) -> None:
+    server, vid = _bfv(cloud, True, source="volume")
+    images_before = cloud.glance.get("/images").json()["images"]
+    assert cloud.nova.post(f"/servers/{server['id']}/action", json={"shelve": None}).status_code == 202
+    cloud.settle()
+    assert cloud.server(server["id"])["status"] == "SHELVED_OFFLOADED"
+    assert cloud.glance.get("/images").json()["images"] == images_before  # nothing to snapshot
+    assert cloud.show(vid)["status"] == "in-use"  # still the instance's root disk …
+    assert cloud.compute.rt.volumes.locks(vid) == []  # … but no guest holds it
+    assert cloud.nova.post(f"/servers/{server['id']}/action", json={"unshelve": None}).status_code == 202
+    cloud.settle()
+    back = cloud.server(server["id"])
+    assert back["status"] == "ACTIVE"
+    [lock] = cloud.compute.rt.volumes.locks(vid)
+    assert lock["holder_host"] == back["OS-EXT-SRV-ATTR:host"]
+    cloud.nova.post(f"/servers/{server['id']}/action", json={"shelve": None})
+    cloud.settle()
+    assert cloud.nova.delete(f"/servers/{server['id']}").status_code == 204  # local path (offloaded)
+    assert cloud.gone(server["id"])
+    assert cloud.ended(vid) == "deleted"  # delete_on_termination (VOL-03)
