@@ -274,6 +274,10 @@ def test_cmp30_resize_then_revert_brings_the_old_flavor_and_host_back(cloud: Com
     server, source, port_id = _resized(cloud, "3")
     dest = server["OS-EXT-SRV-ATTR:host"]
     assert cloud.usage() == {"instances": 1, "cores": 2, "ram": 4096}
+    cloud.compute.tick()  # the periodic cleanup leaves the source's guest alone while the resize is open
+    cloud.app.stop_host(source)
+    cloud.app.start_host(source)  # and so does a restart
+    assert cloud.compute.hosts[source].driver.power_state(server["id"]) == s.POWER_SHUTDOWN
     assert _act(cloud, server["id"], {"revertResize": None}).status_code == 202
     cloud.settle()
     after = cloud.server(server["id"])

@@ -179,11 +179,18 @@ class ComputeManager:
         self.rt.db.transaction(lambda c: s.update_instance(c, uuid, self.rt.clock.now(), expect=expect,
                                                            task_state=None, **values))
 
+    def _migrating_here(self, uuid: str) -> bool:
+        with self.rt.db.read() as conn:
+            return any(self.host in (mg["source_compute"], mg["dest_compute"])
+                       for mg in s.active_migrations(conn, instance_uuid=uuid))
+
     def cleanup_deleted_guests(self) -> list[str]:
         """Nova's ``_cleanup_running_deleted_instances`` (CMP-23, REG-30): guests with no live row go."""
         removed = []
         for guest in self.driver.list_guests():
             instance = self._get(guest)
+            if instance is not None and instance["host"] != self.host and self._migrating_here(guest):
+                continue  # a resize's other half: the source keeps its guest until confirm or revert
             if instance is None or instance["host"] != self.host:
                 LOG.info("destroying guest %s on %s: its instance was deleted while the host was away", guest,
                          self.host)
