@@ -135,7 +135,7 @@ class Database:
         self.engine.dispose()
 
 
-def on_rollback(conn: Connection, undo: Callable[[], None]) -> None:
+def on_rollback(conn: Connection, undo: Callable[[], object]) -> None:
     """Have ``undo`` run if this transaction does not commit: the compensation for a side effect
     outside the database (a copy created in a region) made while the transaction was open."""
     conn.info.setdefault(_UNDO_KEY, []).append(undo)
