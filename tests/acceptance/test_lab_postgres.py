@@ -161,6 +161,8 @@ def test_lab_on_postgresql_with_worker_processes(pg_database_factory: Callable[[
         os.kill(int(second["pid"]), signal.SIGKILL)
         _wait_for(lambda: not alive(int(second["pid"])), "the lab process to die")
         assert is_worker_process(orphan)
+        orphaned = run("lab", "status", "--state-dir", state)
+        assert orphaned.returncode == 3 and f"still running (pids {orphan})" in orphaned.stdout
     finally:
         down = run("lab", "down", "--state-dir", state)
     assert down.returncode == 0, down.stdout + down.stderr

@@ -154,6 +154,13 @@ def status(state_dir: Path) -> int:
     state = read_state(state_dir)
     if state is None or not alive(int(state["pid"])):
         print(f"the lab in {state_dir} is not running (`make lab` or `regionmesh lab up --detach` starts it)")
+        if state is not None:
+            from regionmesh.lab.workers import is_worker_process
+
+            left = [int(w["pid"]) for w in state.get("workers") or [] if is_worker_process(int(w["pid"]))]
+            if left:
+                print(f"  its job worker processes are still running (pids {', '.join(map(str, left))}): "
+                      "`regionmesh lab down` stops them")
         return 3
     pid = int(state["pid"])
     mem = rss_mb(pid)
