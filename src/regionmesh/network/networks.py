@@ -271,3 +271,12 @@ class NetworkService(ResourceService):
         conn.execute(delete(m.subnets).where(m.subnets.c.network_id == net_id))
         conn.execute(delete(m.tags).where(m.tags.c.resource_type == "networks", m.tags.c.resource_id == net_id))
         conn.execute(delete(self.table).where(self.table.c.id == net_id))
+
+    def delete_first(self, conn: Connection, original: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """Neutron deletes an external network's unassociated floating IPs before the network (an
+        associated one keeps its port, so the network stays in use)."""
+        if not original.get("router:external"):
+            return []
+        fips = m.floatingips
+        return [("floatingips", r[0]) for r in conn.execute(select(fips.c.id).where(
+            fips.c.floating_network_id == original["id"], fips.c.fixed_port_id.is_(None)))]

@@ -8,6 +8,7 @@ reservation and leaves nothing behind; failures after commit are logged, never r
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -265,6 +266,11 @@ class Pipeline:
             original = svc.get_raw(conn, ctx, resource_id)
             target = svc.policy_target(conn, ctx, original)
         self._enforce(ctx, f"delete_{rdef.member}", target, hide=True, resource_id=resource_id, svc=svc)
+        with self.core.db.read() as conn:
+            first = svc.delete_first(conn, original)
+        for collection, dependent_id in first:  # as Neutron: not undone if this delete then fails
+            with contextlib.suppress(exc.NotFound):  # deleted meanwhile
+                self.delete(ctx.elevated(), self.core.services[collection], dependent_id)
         self.core.role.before_delete(ctx, svc, original)
         self.core.role.run_delete(ctx, svc, original, lambda: self.delete_item(ctx, svc, resource_id, expected))
 

@@ -291,7 +291,7 @@ class SecurityGroupService(ResourceService):
 
     def update_one(self, conn: Connection, ctx: RequestContext, original: dict[str, Any],
                    changes: dict[str, Any]) -> None:
-        if self.is_default(conn, original["id"]) and changes.get("name", "default") != "default":
+        if self.is_default(conn, original["id"]) and "name" in changes:
             raise SecurityGroupCannotUpdateDefault()
         values: dict[str, Any] = {k: changes[k] for k in ("name", "description", "stateful") if k in changes}
         self.bump(conn, original["id"], values)

@@ -117,6 +117,11 @@ class ResourceService:
     def before_list(self, ctx: RequestContext) -> None:
         """Work a list implies (Neutron creates the default security group on first list)."""
 
+    def delete_first(self, conn: Connection, original: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """(collection, id) of resources Neutron deletes before this one, each a delete of its own
+        (its BEFORE_DELETE work, e.g. an external network's unassociated floating IPs)."""
+        return []
+
     def create_one(self, conn: Connection, ctx: RequestContext, item: dict[str, Any]) -> str:
         raise NotImplementedError
 

@@ -6,7 +6,7 @@ import ipaddress
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, or_, select
+from sqlalchemy import Connection, delete, insert, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from regionmesh.context import RequestContext
@@ -15,10 +15,13 @@ from regionmesh.network import exceptions as exc
 from regionmesh.network import ipnet, resources
 from regionmesh.network.attributes import ATTR_NOT_SPECIFIED
 from regionmesh.network.networks import NetworkNotFound
-from regionmesh.network.service import ResourceService, dumps, loads
+from regionmesh.network.service import ResourceService, dumps, loads, utcnow
 
 # Ports whose addresses do not keep a subnet in use (they are removed with it).
 AUTO_DELETE_OWNERS = ("network:dhcp",)
+# IPv6 modes whose addresses the ports derive themselves: Neutron drops them from non-router ports
+# when such a subnet is deleted, rather than refusing the delete.
+AUTO_ADDRESS_MODES = ("slaac", "dhcpv6-stateless")
 
 
 class SubnetNotFound(exc.NotFound):
@@ -228,11 +231,17 @@ class SubnetService(ResourceService):
     def delete_one(self, conn: Connection, ctx: RequestContext, original: dict[str, Any]) -> None:
         sid = original["id"]
         holders = select(m.ipallocations.c.port_id).where(m.ipallocations.c.subnet_id == sid)
-        busy = conn.execute(select(m.ports.c.id).where(m.ports.c.id.in_(holders),
-                                                       m.ports.c.device_owner.not_in(AUTO_DELETE_OWNERS))
-                            .limit(1)).first()
-        if busy is not None:
+        auto_address = (original.get("ipv6_address_mode") in AUTO_ADDRESS_MODES
+                        or original.get("ipv6_ra_mode") in AUTO_ADDRESS_MODES)
+        keep_in_use = ipnet.ROUTER_PORT_OWNERS if auto_address else None
+        busy_q = select(m.ports.c.id).where(m.ports.c.id.in_(holders))
+        busy_q = (busy_q.where(m.ports.c.device_owner.in_(keep_in_use)) if keep_in_use is not None
+                  else busy_q.where(m.ports.c.device_owner.not_in(AUTO_DELETE_OWNERS)))
+        if conn.execute(busy_q.limit(1)).first() is not None:
             raise SubnetInUse(subnet_id=sid)
+        if auto_address:  # the ports lose their derived address: each counts one revision
+            conn.execute(update(m.ports).where(m.ports.c.id.in_(holders)).values(
+                revision_number=m.ports.c.revision_number + 1, updated_at=utcnow()))
         conn.execute(delete(m.ipallocations).where(m.ipallocations.c.subnet_id == sid))
         conn.execute(delete(m.tags).where(m.tags.c.resource_type == "subnets", m.tags.c.resource_id == sid))
         conn.execute(delete(self.table).where(self.table.c.id == sid))
