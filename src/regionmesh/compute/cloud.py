@@ -61,11 +61,14 @@ class LabCompute:
         return self.periodic_tasks()
 
     def periodic_tasks(self) -> list[str]:
-        """Live hosts destroy guests of deleted instances; the API finishes deletes no host will do."""
+        """Live hosts destroy guests of deleted instances and reclaim soft-deleted ones past
+        ``reclaim_instance_interval``; the API finishes deletes no host will do. Returns what was deleted."""
+        reclaimed = []
         for worker in self.hosts.values():
             if worker.running:
                 worker.manager.cleanup_deleted_guests()
-        return self.api.periodic()
+                reclaimed += worker.manager.soft.reclaim_queued_deletes()
+        return reclaimed + self.api.periodic()
 
     def _run_periodic(self) -> None:
         while not self._stop.wait(self.rt.config.report_interval):

@@ -81,6 +81,10 @@ def _parse_networks(raw: Any, version: tuple[int, int]) -> Any:
     return nics
 
 
+def _truthy(value: str | None) -> bool:
+    return (value or "").lower() in ("1", "true", "yes", "on")
+
+
 def servers(c: LabCompute, call: Call) -> Result:
     api, ctx, parts, method = c.api, call.ctx, call.parts, call.method
     if not parts or parts == ["detail"]:
@@ -91,6 +95,8 @@ def servers(c: LabCompute, call: Call) -> Result:
         items = api.list_instances(ctx, all_projects=(call.param("all_tenants") or call.param("all_projects"))
                                    not in (None, "0", "false", "False"))
         name, status = call.param("name"), call.param("status")
+        if not _truthy(call.param("deleted")) and (status or "").upper() != "SOFT_DELETED":
+            items = [i for i in items if i["vm_state"] != s.SOFT_DELETED]  # as Nova's DB filter hides them
         if name:
             items = [i for i in items if re.search(name, i["name"])]
         if status:
@@ -173,6 +179,10 @@ def _action(c: LabCompute, call: Call, uuid: str) -> Result:
         return 204, None
     elif "revertResize" in body:
         c.api.lifecycle.revert_resize(call.ctx, uuid)
+    elif "restore" in body:
+        c.api.soft.restore(call.ctx, uuid)
+    elif "forceDelete" in body:
+        c.api.force_delete(call.ctx, uuid)
     else:
         raise BadRequest(f"There is no such action: {', '.join(body) or '(none)'}")
     return 202, None
@@ -363,7 +373,15 @@ def keypairs(c: LabCompute, call: Call) -> Result:
 
 
 def quota_sets(c: LabCompute, call: Call) -> Result:
+    """``/os-quota-sets/{project}`` (limits) and ``…/detail`` (Nova's in_use / reserved / limit per resource)."""
     lim = c.rt.config.quota_limits
     project = call.parts[0] if call.parts else call.ctx.project_id or ""
+    if project != call.ctx.project_id:
+        _require_admin(call.ctx)
+    if call.parts[1:] == ["detail"]:
+        with c.rt.db.read() as conn:
+            used, reserved = quota.usage(conn, project), quota.reserved(conn, project)
+        return 200, {"quota_set": {"id": project, **{r: {"in_use": used[r], "limit": lim[r], "reserved": reserved[r]}
+                                                     for r in ("instances", "cores", "ram")}}}
     return 200, {"quota_set": {"id": project, "instances": lim["instances"], "cores": lim["cores"],
                                "ram": lim["ram"]}}

@@ -131,4 +131,5 @@ class HostWorker:
                 "shelve_instance": life.shelve, "shelve_offload_instance": life.shelve_offload,
                 "unshelve_instance": life.unshelve, "resize_instance": life.resize_instance,
                 "finish_resize": life.finish_resize, "confirm_resize": life.confirm_resize,
-                "revert_resize": life.revert_resize, "finish_revert_resize": life.finish_revert_resize}
+                "revert_resize": life.revert_resize, "finish_revert_resize": life.finish_revert_resize,
+                "soft_delete_instance": m.soft.soft_delete, "restore_instance": m.soft.restore}

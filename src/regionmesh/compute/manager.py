@@ -34,8 +34,10 @@ class ComputeManager:
         # Casts to another host's queue (resize hops source → destination); wired by the compute API.
         self.rpc: Callable[..., None] = _no_rpc
         from regionmesh.compute.host_lifecycle import HostLifecycle
+        from regionmesh.compute.soft_delete import HostSoftDelete
 
         self.lifecycle = HostLifecycle(self)
+        self.soft = HostSoftDelete(self)  # soft delete, restore, reclaim
 
     def _get(self, uuid: str) -> dict[str, Any] | None:
         with self.rt.db.read() as conn:

@@ -35,6 +35,11 @@ def _pending_increase(conn: Connection, project_id: str, resource: str) -> int:
     return int(value or 0)
 
 
+def reserved(conn: Connection, project_id: str) -> dict[str, int]:
+    """Pending increases per resource (Nova's ``reserved``: releases are not shown until committed)."""
+    return {resource: _pending_increase(conn, project_id, resource) for resource in DEFAULT_LIMITS}
+
+
 def reserve(conn: Connection, project_id: str, deltas: dict[str, int], limits: dict[str, int], now: datetime,
             instance_uuid: str | None = None) -> str:
     """Reserve ``deltas``; raises :class:`QuotaExceeded` (Nova's message) when an increase would not fit."""
@@ -85,10 +90,16 @@ def settle_release(conn: Connection, instance: dict[str, Any], reservation: str 
 
     Two deletes can hold release reservations for one instance (a cast the dead host never ran, then a
     local delete); one is committed, the rest rolled back, and if none survived one is made and committed.
+    A soft-deleted instance (``soft_deleted_at`` set) was released by its soft delete: every release is
+    rolled back and none is made, so the usage is not decremented twice (REG-24, Launchpad 1333145).
     """
     t = m.compute_quota_reservations
     releases = sorted({r.id for r in conn.execute(select(t.c.id).where(
         t.c.instance_uuid == instance["uuid"], t.c.resource == "instances", t.c.delta < 0))})
+    if instance.get("soft_deleted_at") is not None:
+        for rid in releases:
+            rollback(conn, rid)
+        return
     keep = reservation if reservation in releases else (releases[0] if releases else None)
     for rid in releases:
         if rid != keep:

@@ -34,6 +34,9 @@ class ComputeConfig:
     shelved_offload_time: int = 0
     allow_resize_to_same_host: bool = False  # Nova's default: a resize must move to another host
     rpc_call_timeout: float = 60.0  # nova.conf rpc_response_timeout, for the API's synchronous calls
+    # Seconds a soft-deleted instance can still be restored before the host reclaims it; 0 (Nova's
+    # default) makes DELETE a real delete at once.
+    reclaim_instance_interval: int = 0
 
 
 @dataclass

@@ -27,6 +27,7 @@ from regionmesh.compute.manager import finish_delete
 from regionmesh.compute.network import deallocate_for_instance, deallocate_port
 from regionmesh.compute.runtime import Runtime, service_context
 from regionmesh.compute.scheduler import select_host
+from regionmesh.compute.soft_delete import SoftDeleteAPI, soft_deletable
 from regionmesh.context import RequestContext
 from regionmesh.db.clock import db_time
 
@@ -40,6 +41,7 @@ class ComputeAPI:
         self.rt = rt
         self.hosts = hosts
         self.lifecycle = Lifecycle(rt, hosts, self.get)  # shelve / unshelve / resize (and their delete helpers)
+        self.soft = SoftDeleteAPI(rt, hosts, self.get)  # restore of soft-deleted instances
         for worker in hosts.values():
             worker.manager.rpc = self._cast
 
@@ -134,31 +136,46 @@ class ComputeAPI:
 
     # ---- delete (seed 004) ---------------------------------------------------------------------
     def delete(self, ctx: RequestContext, uuid: str) -> None:
+        """``DELETE /servers/{id}``: Nova's controller soft-deletes while ``reclaim_instance_interval`` > 0
+        and the instance ever ran on a host; a soft-deleted one (REG-24) or one that never ran is deleted."""
         instance = self.get(ctx, uuid)
+        soft = self.rt.config.reclaim_instance_interval > 0 and soft_deletable(instance)
+        self._delete(ctx, instance, "soft_delete" if soft else "delete")
+
+    def force_delete(self, ctx: RequestContext, uuid: str) -> None:
+        """``forceDelete``: a real delete now, in any state (a soft-deleted instance's restore window ends)."""
+        self._delete(ctx, self.get(ctx, uuid), "force_delete")
+
+    def _delete(self, ctx: RequestContext, instance: dict[str, Any], delete_type: str) -> None:
+        """Seed 004's ``_delete`` for every delete type; ``soft_delete`` saves SOFT_DELETING and casts
+        ``soft_delete_instance`` instead of ``terminate_instance``."""
+        uuid = instance["uuid"]
         if instance["disable_terminate"]:  # CMP-11
             LOG.info("instance termination disabled (%s)", uuid)
             return
         if instance["vm_state"] in (s.SHELVED, s.SHELVED_OFFLOADED):  # CMP-12: the snapshot goes first
             delete_shelved_snapshot(self.rt, ctx, instance)
+        task_state = s.SOFT_DELETING if delete_type == "soft_delete" else s.DELETING
         now = self.rt.clock.now()
         while True:  # CMP-13: save DELETING/progress 0 first (compare-and-swap on the old task_state)
             original = instance["task_state"]
             saved = self.rt.db.transaction(lambda c, o=original: bool(s.update_instance(  # type: ignore[misc]
-                c, uuid, now, expect={"task_state": o}, task_state=s.DELETING, progress=0)))
+                c, uuid, now, expect={"task_state": o}, task_state=task_state, progress=0)))
             if saved:
                 break
             instance = self.get(ctx, uuid)  # raises NotFound when another delete finished it
         reservation = self.rt.db.transaction(lambda c: quota.reserve(
             c, instance["project_id"], quota.instance_deltas(instance, -1), {}, now, uuid))
         try:
-            self._delete_path(instance, original, reservation)
+            self._delete_path(instance, original, reservation, delete_type)
         except NotFound:  # CMP-22: gone meanwhile — roll back, stay quiet
             self.rt.db.transaction(lambda c: quota.rollback(c, reservation))
         except Exception:
             self.rt.db.transaction(lambda c: quota.rollback(c, reservation))
             raise
 
-    def _delete_path(self, instance: dict[str, Any], original: str | None, reservation: str) -> None:
+    def _delete_path(self, instance: dict[str, Any], original: str | None, reservation: str,
+                     delete_type: str = "delete") -> None:
         uuid = instance["uuid"]
         with self.rt.db.read() as conn:
             instance = s.get_instance(conn, uuid)
@@ -186,8 +203,18 @@ class ComputeAPI:
             worker = self.hosts.get(instance["host"])
             if worker is None:
                 is_local = True
+            elif delete_type == "soft_delete":
+                worker.cast("soft_delete_instance", uuid, reservation)
+                return
             else:
-                worker.cast("terminate_instance", uuid, reservation)
+                if instance["vm_state"] == s.SOFT_DELETED and instance["soft_deleted_at"] is not None:
+                    # REG-24 (Launchpad 1333145): the soft delete already released the quota; the
+                    # terminate goes without a reservation so nothing is decremented twice.
+                    self.rt.db.transaction(lambda c: quota.rollback(c, reservation))
+                    reservation_to_send: str | None = None
+                else:
+                    reservation_to_send = reservation
+                worker.cast("terminate_instance", uuid, reservation_to_send)
                 return
         self.local_delete(instance, reservation)  # CMP-20
 
@@ -209,7 +236,10 @@ class ComputeAPI:
         return service_context(instance["project_id"], instance["user_id"])
 
     def periodic(self) -> list[str]:
-        """Finish deletes no host will do: host down, or DELETING for longer than ``delete_timeout``."""
+        """Finish deletes no host will do: host down, or (SOFT_)DELETING for longer than ``delete_timeout``.
+
+        A soft delete whose host never acted becomes a real local delete, as Nova's ``_delete`` does
+        when it finds the host down."""
         now = self.rt.clock.now()
         finished = []
         with self.rt.db.read() as conn:

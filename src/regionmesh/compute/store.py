@@ -27,6 +27,7 @@ RESIZE_PREP, RESIZE_MIGRATING, RESIZE_FINISH, RESIZE_REVERTING, RESIZE_CONFIRMIN
 MIGRATION_ACTIVE = ("pre-migrating", "migrating", "post-migrating", "finished", "confirming", "reverting")
 DELETING, SOFT_DELETING, SCHEDULING, SPAWNING, NETWORKING = "deleting", "soft-deleting", "scheduling", \
     "spawning", "networking"
+RESTORING = "restoring"
 POWER_NOSTATE, POWER_RUNNING, POWER_SHUTDOWN = 0, 1, 4
 
 DEFAULT_FLAVORS = [("1", "m1.tiny", 1, 512, 1), ("2", "m1.small", 1, 2048, 20), ("3", "m1.medium", 2, 4096, 40)]
@@ -94,9 +95,18 @@ def dump_metadata(values: dict[str, Any]) -> str | None:
 
 
 def stuck_deleting(conn: Connection) -> list[dict[str, Any]]:
+    """Deletes (and soft deletes) still waiting for their host."""
     t = m.compute_instances
     return [row_dict(r) for r in conn.execute(select(t).where(t.c.deleted_at.is_(None),
-                                                              t.c.task_state == DELETING))]
+                                                              t.c.task_state.in_((DELETING, SOFT_DELETING))))]
+
+
+def soft_deleted_before(conn: Connection, host: str, cutoff: datetime) -> list[dict[str, Any]]:
+    """SOFT_DELETED instances of ``host`` idle since before ``cutoff`` (Nova's ``_deleted_old_enough``)."""
+    t = m.compute_instances
+    return [row_dict(r) for r in conn.execute(select(t).where(
+        t.c.deleted_at.is_(None), t.c.host == host, t.c.vm_state == SOFT_DELETED, t.c.task_state.is_(None),
+        t.c.soft_deleted_at <= db_time(cutoff)).order_by(t.c.soft_deleted_at))]
 
 
 def instance_exists(conn: Connection, uuid: str) -> bool:

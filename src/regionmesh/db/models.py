@@ -370,6 +370,8 @@ compute_instances = Table(
     Column("terminated_at", DateTime),
     # Nova's instance.system_metadata (JSON): shelved_image_id, shelved_host, shelved_at, old_vm_state.
     Column("system_metadata", Text),
+    # When a soft delete (reclaim_instance_interval > 0) finished; the reclaim periodic counts from here.
+    Column("soft_deleted_at", DateTime),
 )
 
 compute_flavors = Table(
