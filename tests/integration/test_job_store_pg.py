@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from sqlalchemy import delete, select, text
 
-from regionmesh.db.clock import ManualClock
+from regionmesh.db.clock import ManualClock, SystemClock
 from regionmesh.db.engine import Database
 from regionmesh.db.migrate import upgrade
 from regionmesh.db.models import job_logs, jobs
@@ -154,3 +154,31 @@ def test_only_one_claimer_takes_over_an_expired_lease(db: Database) -> None:
     run_threads(THREADS, claimer)
     assert len(winners) == 1
     assert store.finish_success(db, crashed, now=clock.now()) is None
+
+
+def test_committed_request_wakes_an_idle_worker_through_notify(db: Database, pg_url: str) -> None:
+    """JOB: a worker process on PostgreSQL idles with a long poll; the request's transaction wakes it
+    (LISTEN/NOTIFY), so the job runs without waiting for the poll."""
+    from regionmesh.jobs.engine import JobContext, Worker
+    from regionmesh.jobs.wakeup import JobListener
+
+    done: dict[str, threading.Event] = {"a": threading.Event(), "b": threading.Event()}
+    worker = Worker(db, {"update_network": lambda _jc, job: done[job.resource["network_id"]].set()},
+                    JobContext(None, None))
+    listener = JobListener(pg_url, worker.wakeup.set).start()
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run_forever, args=(stop,), kwargs={"idle_wait": 3600.0})
+    try:
+        assert listener.listening.wait(30)
+        thread.start()
+        for key in ("a", "b"):  # "b" arrives while the worker idles after "a"
+            db.transaction(lambda conn, k=key: store.enqueue(  # type: ignore[misc]
+                conn, "update_network", {"pod_id": "p", "network_id": k}, None, now=SystemClock().now()))
+            assert done[key].wait(30), f"job {key} did not run: the worker was not woken"
+    finally:
+        stop.set()
+        worker.wakeup.set()
+        thread.join(10)
+        listener.stop()
+    with db.read() as conn:
+        assert {r.status for r in conn.execute(select(jobs.c.status))} == {SUCCESS}

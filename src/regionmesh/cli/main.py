@@ -94,12 +94,19 @@ def _worker(args: argparse.Namespace) -> int:
     worker = Worker(core.db, HANDLERS, JobContext(core, directory), worker_id=args.worker_id,
                     lease_seconds=args.lease or settings.admin.job_lease_seconds,
                     backoff=backoff_from_settings(settings.admin))
+    listener = None
+    if core.db.engine.dialect.name == "postgresql":  # woken by NOTIFY when a job is written, not only by polling
+        from regionmesh.jobs.wakeup import JobListener
+
+        listener = JobListener(settings.database.url, worker.wakeup.set).start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     print(f"regionmesh: job worker {worker.worker_id} on {settings.database.url.split('@')[-1]} "
           f"({len(endpoints)} regions)", flush=True)
-    worker.run_forever(stop)
+    worker.run_forever(stop, idle_wait=args.idle_wait)
+    if listener is not None:
+        listener.stop()
     return 0
 
 
@@ -216,6 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a region's Neutron endpoint (repeat per region)")
     worker.add_argument("--worker-id")
     worker.add_argument("--lease", type=float, help="lease seconds (default: admin.job_lease_seconds)")
+    worker.add_argument("--idle-wait", type=float, default=1.0,
+                        help="seconds between polls when idle (on PostgreSQL NOTIFY wakes it sooner)")
     worker.set_defaults(func=_worker)
     db = sub.add_parser("db-upgrade", help="bring the database schema up to date")
     db.add_argument("--database")

@@ -86,6 +86,7 @@ class Worker:
     def run_forever(self, stop: threading.Event, *, idle_wait: float = 1.0) -> None:
         """Work until ``stop`` is set: run everything due, then wait for the next due time or a wakeup."""
         while not stop.is_set():
+            self.wakeup.clear()  # before looking: a wakeup during the run below is kept, not lost
             try:
                 ran = self.run_until_idle()
             except Exception:  # the database itself failed: wait and try again
@@ -100,7 +101,6 @@ class Worker:
                 now = self.clock.now().replace(tzinfo=None)
                 wait = max(0.0, min(idle_wait, (due - now).total_seconds()))
             self.wakeup.wait(wait)
-            self.wakeup.clear()
 
 
 class WorkerPool:

@@ -47,6 +47,7 @@ from regionmesh.jobs.errors import (
     describe,
 )
 from regionmesh.jobs.schemas import resource_dict, resource_id_for
+from regionmesh.jobs.wakeup import notify_workers
 
 __all__ = [
     "FAIL", "NEW", "RETRY", "RUNNING", "STATUSES", "SUCCESS", "Backoff", "Clock", "JobLogRow", "JobRow",
@@ -185,7 +186,9 @@ def enqueue(conn: Connection, job_type: str, resource: Mapping[str, str] | str, 
             "next_attempt_at": case((finished, at), else_=c.next_attempt_at),
         },
     ).returning(*jobs.c)
-    return _job(conn.execute(stmt).one())
+    row = _job(conn.execute(stmt).one())
+    notify_workers(conn)
+    return row
 
 
 # ---- claim / lease ------------------------------------------------------------------------------
@@ -347,7 +350,9 @@ def redo(db: Database, job_id: str, *, now: datetime) -> JobRow:
                 .values(status=NEW, next_attempt_at=at, attempts=0, generation=c.generation + 1, requested_at=at,
                         updated_at=at, lease_owner=None, lease_expires_at=None)
                 .returning(*jobs.c))
-        return _job(conn.execute(stmt).one())
+        row = _job(conn.execute(stmt).one())
+        notify_workers(conn)
+        return row
 
     return db.transaction(work)
 
