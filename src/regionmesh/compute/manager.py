@@ -205,8 +205,11 @@ def _no_rpc(host: str, method: str, *args: Any) -> None:
     raise RuntimeError(f"no RPC wired to reach {host} for {method}")
 
 
-def finish_delete(rt: Runtime, uuid: str, reservation: str | None) -> bool:
-    """Destroy the row and settle the quota in one transaction; False when another path already did."""
+def finish_delete(rt: Runtime, uuid: str, reservation: str | None, *, unscheduled: bool = False) -> bool:
+    """Destroy the row and settle the quota in one transaction; False when another path already did.
+
+    ``unscheduled`` (CMP-15): destroy only while no host is assigned; when one was, the reservation is
+    kept for the normal path the caller takes next (REG-26)."""
     now = rt.clock.now()
 
     def work(conn: Any) -> tuple[bool, dict[str, Any] | None]:
@@ -218,10 +221,10 @@ def finish_delete(rt: Runtime, uuid: str, reservation: str | None) -> bool:
             if migration["reservation_id"]:
                 quota.rollback(conn, migration["reservation_id"])
             s.update_migration(conn, migration["id"], now, status="error", reservation_id=None)
-        done = s.destroy_instance(conn, uuid, now)
+        done = s.destroy_instance(conn, uuid, now, unscheduled=unscheduled)
         if done and instance is not None:
             quota.settle_release(conn, instance, reservation, now)
-        elif reservation:
+        elif reservation and not unscheduled:
             quota.rollback(conn, reservation)
         return done, instance
 

@@ -181,7 +181,7 @@ class ComputeAPI:
             instance = s.get_instance(conn, uuid)
         if not instance["host"] and instance["vm_state"] != s.SHELVED_OFFLOADED:  # CMP-15
             self.rt.notifier.info("compute.instance.delete.start", {"instance_id": uuid, "host": None})
-            if finish_delete(self.rt, uuid, reservation):
+            if finish_delete(self.rt, uuid, reservation, unscheduled=True):
                 bd.cleanup_volumes(self.rt.volumes, self.rt.db, self._ctx(instance), uuid, bd.LOCAL_CONNECTOR)
                 return
             with self.rt.db.read() as conn:  # a host was assigned concurrently: take the normal path

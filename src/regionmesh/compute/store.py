@@ -74,10 +74,12 @@ def update_instance(conn: Connection, uuid: str, now: datetime, *, expect: dict[
     return bool(result.rowcount)
 
 
-def destroy_instance(conn: Connection, uuid: str, now: datetime) -> bool:
-    """Soft-delete the row (vm_state deleted); False when someone else already destroyed it."""
-    return update_instance(conn, uuid, now, vm_state=DELETED, task_state=None, power_state=POWER_NOSTATE,
-                           deleted_at=db_time(now), terminated_at=db_time(now))
+def destroy_instance(conn: Connection, uuid: str, now: datetime, *, unscheduled: bool = False) -> bool:
+    """Soft-delete the row (vm_state deleted); False when someone else already destroyed it, or — with
+    ``unscheduled`` — when a host was assigned meanwhile (Nova's ``ObjectActionError`` on destroy, REG-26)."""
+    return update_instance(conn, uuid, now, expect={"host": None} if unscheduled else None, vm_state=DELETED,
+                           task_state=None, power_state=POWER_NOSTATE, deleted_at=db_time(now),
+                           terminated_at=db_time(now))
 
 
 def system_metadata(instance: dict[str, Any]) -> dict[str, Any]:
