@@ -110,3 +110,21 @@ def test_image_create_upload_boot_and_protection(cloud: ComputeCloud, tmp_path: 
     assert admin.status_code == 403  # IMG-04: protected, even for admin
     assert cloud.glance.delete(f"/images/{queued['id']}").status_code == 204
     assert {i["name"] for i in cloud.glance.get("/images").json()["images"]} == {"cirros", "big"}
+
+
+def test_reg37_image_rules(cloud: ComputeCloud) -> None:
+    """REG-37: changing disk_format of an active image is rejected; a protected image cannot be deleted,
+    neither by its owner nor by admin."""
+    image = cloud.glance.post("/images", json={"name": "img", "disk_format": "raw", "container_format": "bare",
+                                               "protected": True}).json()
+    assert cloud.glance.put(f"/images/{image['id']}/file", content=b"x",
+                            headers={"Content-Type": "application/octet-stream"}).status_code == 204
+    resp = cloud.glance.patch(f"/images/{image['id']}", content=b'[{"op": "replace", "path": "/disk_format", '
+                              b'"value": "qcow2"}]',
+                              headers={"Content-Type": "application/openstack-images-v2.1-json-patch"})
+    assert resp.status_code == 400, resp.text
+    assert cloud.glance.get(f"/images/{image['id']}").json()["disk_format"] == "raw"
+    for headers in ({}, {"X-Roles": "admin"}):  # the owner, then admin
+        assert cloud.glance.delete(f"/images/{image['id']}", headers=headers).status_code == 403
+    assert cloud.glance.get(f"/images/{image['id']}").status_code == 200
+

@@ -189,3 +189,17 @@ def test_cmp30_volume_backed_shelve_offloads_without_a_snapshot_and_unshelves(cl
     assert cloud.nova.delete(f"/servers/{server['id']}").status_code == 204  # local path (offloaded)
     assert cloud.gone(server["id"])
     assert cloud.ended(vid) == "deleted"  # delete_on_termination (VOL-03)
+
+
+def test_reg34_delete_on_termination_volume_with_snapshots_is_deleted_with_the_server(cloud: VolumeCloud) -> None:
+    """REG-34: Nova deletes a delete_on_termination volume with cascade=true, so it goes even with snapshots."""
+    server, vid = _bfv(cloud, True, source="volume")
+    resp = cloud.cinder.post("/snapshots", json={"snapshot": {"volume_id": vid, "force": True}})
+    assert resp.status_code == 202, resp.text
+    snap = resp.json()["snapshot"]["id"]
+    assert cloud.nova.delete(f"/servers/{server['id']}").status_code == 204
+    cloud.settle()
+    assert cloud.gone(server["id"])
+    assert cloud.ended(vid) == "deleted"
+    assert cloud.cinder.get(f"/snapshots/{snap}").status_code == 404
+

@@ -112,6 +112,8 @@ def test_http_list_show_detail_and_not_found(cloud: VolumeCloud) -> None:
 
 
 def test_create_from_image_and_from_snapshot(cloud: VolumeCloud) -> None:
+    """REG-34: a volume with snapshots cannot be deleted without cascade; a snapshot a volume was created
+    from cannot be deleted."""
     image = cloud.image()
     v = cloud.volume(1, imageRef=image)
     assert v["bootable"] == "true" and v["volume_image_metadata"]["image_id"] == image
@@ -130,6 +132,8 @@ def test_create_from_image_and_from_snapshot(cloud: VolumeCloud) -> None:
 
 
 def test_state_preconditions_and_admin_actions(cloud: VolumeCloud) -> None:
+    """REG-35: detaching a volume that is not in-use/attached is rejected; after a (forced) detach it is
+    available."""
     v = cloud.volume()
     act = f"/volumes/{v['id']}/action"
     # Detach needs in-use + attached (VOL-08).
@@ -168,3 +172,15 @@ def test_quota_never_leaks(cloud: VolumeCloud) -> None:
         cloud.cinder.delete(f"/volumes/{vid}")
     absolute = cloud.cinder.get("/limits").json()["limits"]["absolute"]
     assert (absolute["totalVolumesUsed"], absolute["totalGigabytesUsed"]) == (1, 2)
+
+
+def test_reg36_snapshot_of_an_error_deleting_volume_is_rejected(cloud: VolumeCloud) -> None:
+    """REG-36: a snapshot of an ``error_deleting`` volume → rejected (400), nothing created."""
+    v = cloud.volume()
+    act = f"/volumes/{v['id']}/action"
+    assert cloud.cinder_admin.post(act, json={"os-reset_status": {"status": "error_deleting"}}).status_code == 202
+    resp = cloud.cinder.post("/snapshots", json={"snapshot": {"volume_id": v["id"]}})
+    assert resp.status_code == 400, resp.text
+    assert "must be available" in resp.json()["badRequest"]["message"]
+    assert cloud.cinder.get("/snapshots").json()["snapshots"] == []
+
