@@ -202,3 +202,20 @@ def test_never_scheduled_instance_is_deleted_not_soft_deleted(cloud: ComputeClou
     assert cloud.nova.delete(f"/servers/{server['id']}").status_code == 204
     assert cloud.gone(server["id"])
     assert _detail(cloud)["instances"] == (0, 0)
+
+
+def test_openstacksdk_delete_restore_and_force_delete(cloud: ComputeCloud) -> None:
+    """What `openstack server delete`, `server restore` and `server delete --force` send (openstacksdk's
+    delete_server, restore_server, delete_server(force=True)) works on the soft-delete lab."""
+    a, _, _ = _two(cloud)
+    conn = cloud.sdk()
+    conn.compute.delete_server(a["id"])
+    cloud.settle()
+    assert conn.compute.get_server(a["id"]).status == "SOFT_DELETED"
+    conn.compute.restore_server(a["id"])
+    cloud.settle()
+    assert conn.compute.get_server(a["id"]).status == "ACTIVE"
+    conn.compute.delete_server(a["id"], force=True)
+    cloud.settle()
+    assert cloud.gone(a["id"])
+    assert _detail(cloud)["instances"] == (1, 0)
