@@ -35,6 +35,8 @@ _ALIASES: list[tuple[str, str, str]] = [
     ("stateful-security-group", "Stateful security group", "Indicates if the security group is stateful."),
     ("quotas", "Quota management support", "Expose functions for quotas management per project."),
     ("quota_details", "Quota details management support", "Expose used and reserved quota per project."),
+    ("quota-check-limit", "Quota engine limit check", "check_limit (or force) on a quota update: a limit below "
+     "the usage is refused."),
     ("router", "Neutron L3 Router", "Router abstraction for basic L3 forwarding between L2 networks."),
     ("ext-gw-mode", "Neutron L3 Configurable external gateway mode", "Configurable SNAT on the gateway."),
     ("extraroute", "Neutron Extra Route", "Extra routes configuration for L3 router."),

@@ -126,6 +126,10 @@ class NeutronApp:
             return self._extensions(parts)
         if head == "quotas":
             return self._quotas(ctx, method, parts[1:], body)
+        if head == "availability_zones" and len(parts) == 1:
+            if method != "GET":
+                raise MethodNotAllowed()
+            return _json(200, {"availability_zones": self._availability_zones(request)})
         if head == NOTIFICATIONS_PATH and method == "GET":
             return self._notifications(request, ctx)
         collection = URL_COLLECTIONS.get(head)
@@ -160,24 +164,42 @@ class NeutronApp:
     def _list(self, request: Request, ctx: RequestContext, svc: ResourceService, url_name: str) -> Response:
         params = parse_list_params(svc.rdef, request.query_params.multi_items(),
                                    self.core.settings.network.pagination_max_limit)
-        items, more = self.core.pipeline.list_items(ctx, svc, params)
+        items, _more = self.core.pipeline.list_items(ctx, svc, params)
         out: dict[str, Any] = {svc.rdef.collection: items}
         if params.limit:
-            links = []
-            query = [(k, v) for k, v in request.query_params.multi_items() if k not in ("marker", "page_reverse")]
-            base = f"{self._base_url(request)}/v2.0/{url_name}"
-            # In a reversed walk, "next" keeps going backwards: the roles of the two ends swap.
-            if items and (more or (params.page_reverse and params.marker)):
-                marker = items[0]["id"] if params.page_reverse else items[-1]["id"]
-                extra = [("page_reverse", "True")] if params.page_reverse else []
-                links.append({"rel": "next", "href": f"{base}?{urlencode([*query, ('marker', marker), *extra])}"})
-            if items and (params.marker or (params.page_reverse and more)):
-                marker = items[-1]["id"] if params.page_reverse else items[0]["id"]
-                extra = [] if params.page_reverse else [("page_reverse", "True")]
-                links.append({"rel": "previous",
-                              "href": f"{base}?{urlencode([*query, ('marker', marker), *extra])}"})
-            out[f"{svc.rdef.collection}_links"] = links
+            out[f"{svc.rdef.collection}_links"] = self._page_links(request, url_name, items, params.limit,
+                                                                   params.page_reverse)
         return _json(200, out)
+
+    def _page_links(self, request: Request, url_name: str, items: list[dict[str, Any]], limit: int,
+                    page_reverse: bool) -> list[dict[str, str]]:
+        """Neutron's rule, which clients walk by: "next" (forward from the last item) unless a forward
+        page came back short, "previous" (page_reverse from the first item; from the end when the page
+        is empty) unless a reversed page came back short."""
+        query = [(k, v) for k, v in request.query_params.multi_items() if k not in ("marker", "page_reverse")]
+        base = f"{self._base_url(request)}/v2.0/{url_name}"
+        links = []
+        short = len(items) < limit
+        if not (short and not page_reverse):
+            marker = [("marker", items[-1]["id"])] if items else []
+            links.append({"rel": "next", "href": f"{base}?{urlencode([*query, *marker])}"})
+        if not (short and page_reverse):
+            marker = [("marker", items[0]["id"])] if items else []
+            reverse = [*query, *marker, ("page_reverse", "True")]
+            links.append({"rel": "previous", "href": f"{base}?{urlencode(reverse)}"})
+        return links
+
+    def _availability_zones(self, request: Request) -> list[dict[str, str]]:
+        """The availability_zone extension's list: each zone this API places networks and routers in
+        (a central's pods, a region's own zone), filtered on name, resource and state like Neutron."""
+        zones = [{"name": name, "resource": resource, "state": "available"}
+                 for name in dict.fromkeys(self.core.az_names()) for resource in ("network", "router")]
+        filters: dict[str, set[str]] = {}
+        for key, value in request.query_params.multi_items():
+            if key not in ("name", "resource", "state"):
+                raise exc.HTTPBadRequest(f"{key} is an invalid filter")  # filter-validation
+            filters.setdefault(key, set()).add(value)
+        return [z for z in zones if all(z[k] in wanted for k, wanted in filters.items())]
 
     def _notifications(self, request: Request, ctx: RequestContext) -> Response:
         """The lab's view of the notifications this API emitted (admin only; newest last)."""

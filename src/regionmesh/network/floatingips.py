@@ -261,6 +261,10 @@ class FloatingIPService(ResourceService):
         out["tenant_id"] = values.get("project_id")
         return out
 
+    def implied_changes(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """Neutron keeps the oldest meaning of ``PUT {"floatingip": {}}``: clear the association."""
+        return changes or {"port_id": None}
+
     def update_one(self, conn: Connection, ctx: RequestContext, original: dict[str, Any],
                    changes: dict[str, Any]) -> None:
         values: dict[str, Any] = {}

@@ -25,6 +25,23 @@ class NetworkNotFound(exc.NotFound):
     message = "Network %(id)s could not be found."
 
 
+# The smallest MTU each IP version works with (RFC 791, RFC 8200).
+MIN_MTU = {4: 68, 6: 1280}
+
+
+class NetworkMTUTooSmallForSubnet(exc.Conflict):
+    message = ("The MTU %(mtu)s of network %(network_id)s is too small for IPv%(ip_version)s subnets: the "
+               "minimum is %(minimum)s.")
+
+
+def check_mtu_for_subnet(network_id: str, mtu: int, ip_version: int) -> None:
+    """Neutron refuses (409) an IPv4 subnet on a network below 68 bytes and an IPv6 one below 1280,
+    whether the subnet comes first or the MTU changes later."""
+    if mtu < MIN_MTU[ip_version]:
+        raise NetworkMTUTooSmallForSubnet(mtu=mtu, network_id=network_id, ip_version=ip_version,
+                                          minimum=MIN_MTU[ip_version])
+
+
 class NetworkInUse(exc.InUse):
     message = "Unable to complete operation on network %(net_id)s. There are one or more ports still in use on " \
               "the network."
@@ -203,11 +220,10 @@ class NetworkService(ResourceService):
         ntype, physnet, seg_id = self._segment_request(item)
         item["__segment__"] = (ntype, physnet, seg_id)
         max_mtu = self._max_mtu(ntype)
-        if item.get("mtu"):
-            if item["mtu"] > max_mtu:
-                raise _invalid(f"Requested MTU is too big, maximum is {max_mtu}")
-            if item["mtu"] < 68:
-                raise _invalid("Requested MTU is too small, minimum is 68")
+        # No lower bound here, as in Neutron: a subnet on a network whose MTU is below its IP
+        # version's minimum is what gets refused (NetworkMTUTooSmallForSubnet).
+        if item.get("mtu") and item["mtu"] > max_mtu:
+            raise _invalid(f"Requested MTU is too big, maximum is {max_mtu}")
         self.core.validate_az_hints(item.get("availability_zone_hints") or [])
 
     def create_one(self, conn: Connection, ctx: RequestContext, item: dict[str, Any]) -> str:
@@ -249,6 +265,10 @@ class NetworkService(ResourceService):
             if changes["mtu"] > max_mtu:
                 raise _invalid(f"Requested MTU is too big, maximum is {max_mtu}")
             values["mtu"] = changes["mtu"] or max_mtu
+            versions = {r[0] for r in conn.execute(select(m.subnets.c.ip_version).distinct().where(
+                m.subnets.c.network_id == original["id"]))}
+            for version in sorted(versions):
+                check_mtu_for_subnet(original["id"], values["mtu"], version)
         if original["shared"] and changes.get("shared") is False:
             others = conn.execute(select(m.ports.c.id).where(
                 m.ports.c.network_id == original["id"], m.ports.c.project_id != original["project_id"],

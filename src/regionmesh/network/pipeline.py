@@ -125,6 +125,9 @@ class Pipeline:
             raw_items = body[rdef.collection]
             if not isinstance(raw_items, list) or not raw_items:
                 raise exc.BadRequest(resource=rdef.member, msg="Resources required")
+            # Neutron takes each bulk item bare or wrapped in its member name.
+            raw_items = [item[rdef.member] if isinstance(item, dict) and list(item) == [rdef.member] else item
+                         for item in raw_items]
         elif rdef.member in body:
             raw_items = [body[rdef.member]]
         else:
@@ -216,7 +219,7 @@ class Pipeline:
         if not isinstance(body, dict) or rdef.member not in body:
             raise exc.BadRequest(resource=rdef.member, msg=f"Unable to find '{rdef.member}' in request body")
         raw = body[rdef.member]
-        changes = prepare_put(rdef, raw)
+        changes = svc.implied_changes(prepare_put(rdef, raw))
         expected = parse_if_match(if_match)
         self.core.notify(ctx, f"{rdef.member}.update.start", body)
         with self.core.db.read() as conn:
@@ -306,6 +309,10 @@ def populate_project(ctx: RequestContext, item: dict[str, Any], raw: Mapping[str
     if project and tenant and project != tenant:
         raise exc.BadRequest(resource=member, msg="'project_id' and 'tenant_id' do not match")
     chosen = project or tenant or ctx.project_id
+    if chosen != ctx.project_id and not (ctx.is_admin or ctx.is_service):
+        # neutron-lib's populate_project_id: a 400, before policy is asked.
+        raise exc.HTTPBadRequest("Specifying 'project_id' or 'tenant_id' other than the authenticated project in "
+                             "request requires admin privileges")
     if not chosen and not ctx.is_admin:
         raise exc.BadRequest(resource=member, msg="Failed to parse request. Required attribute 'project_id' "
                                                   "not specified")

@@ -15,7 +15,7 @@ from regionmesh.db.engine import RetryRequest
 from regionmesh.network import exceptions as exc
 from regionmesh.network import ipam, ipnet, resources
 from regionmesh.network.networks import NetworkNotFound
-from regionmesh.network.security_groups import SecurityGroupNotFound
+from regionmesh.network.security_groups import SecurityGroupConflict, SecurityGroupNotFound
 from regionmesh.network.service import ResourceService, dumps, loads
 
 VIF_TYPE_BOUND = "ovs"
@@ -40,6 +40,11 @@ class PortNotFound(exc.NotFound):
 
 class MacAddressInUse(exc.InUse):
     message = "Unable to complete operation for network %(net_id)s. The mac address %(mac)s is in use."
+
+
+class PortSecurityPortHasSecurityGroup(exc.InUse):
+    message = ("Port has security group associated. Cannot disable port security or ip address until "
+               "security group is removed")
 
 
 class PortSecurityAndIPRequiredForSecurityGroups(exc.InvalidInput):
@@ -162,13 +167,16 @@ class PortService(ResourceService):
         if not sg_ids:
             return
         rows = {r.id: r for r in conn.execute(select(m.securitygroups.c.id, m.securitygroups.c.project_id,
-                                                     m.securitygroups.c.shared).where(
+                                                     m.securitygroups.c.shared, m.securitygroups.c.stateful).where(
             m.securitygroups.c.id.in_(list(sg_ids))))}
         for sg_id in sg_ids:
             row = rows.get(sg_id)
             # A port's groups must belong to its project (or be shared with it).
             if row is None or not (row.project_id == project_id or row.shared):
                 raise SecurityGroupNotFound(id=sg_id)
+        if len({row.stateful for row in rows.values()}) > 1:  # Neutron: one kind of filtering per port
+            raise SecurityGroupConflict(reason="Cannot apply both stateful and stateless security groups on the "
+                                               "same port at the same time")
 
     def _binding_values(self, host: str | None, admin_up: bool) -> dict[str, Any]:
         if host:
@@ -258,8 +266,11 @@ class PortService(ResourceService):
         if "port_security_enabled" in changes:
             values["port_security_enabled"] = bool(port_security)
         groups = changes.get("security_groups", original["security_groups"]) or []
-        if not port_security and groups and ("security_groups" in changes or "port_security_enabled" in changes):
-            raise PortSecurityAndIPRequiredForSecurityGroups()
+        if not port_security and groups:
+            if "security_groups" in changes:
+                raise PortSecurityAndIPRequiredForSecurityGroups()
+            if "port_security_enabled" in changes:  # disabling it under the groups the port still has
+                raise PortSecurityPortHasSecurityGroup()
         mac = original["mac_address"]
         if "mac_address" in changes and changes["mac_address"] and changes["mac_address"] != mac:
             if original["binding:vif_type"] not in ("unbound", "binding_failed"):

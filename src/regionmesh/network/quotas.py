@@ -20,6 +20,7 @@ from regionmesh.context import RequestContext
 from regionmesh.db import models as m
 from regionmesh.db.engine import Database
 from regionmesh.network import exceptions as exc
+from regionmesh.network.converters import convert_to_boolean
 from regionmesh.network.service import new_id, utcnow
 
 # Resource name -> the table whose rows (per project) are its usage.
@@ -54,6 +55,11 @@ class QuotaResourceUnknown(exc.NotFound):
 
 class InvalidQuotaValue(exc.Conflict):
     message = "Change would make usage less than 0 for the following resources: %(unders)s."
+
+
+class QuotaLimitBelowUsage(exc.InvalidInput):
+    message = ("Quota limit %(limit)s for %(resource)s must be greater than or equal to already used "
+               "%(used)s and reserved %(reserved)s.")
 
 
 @dataclass(frozen=True)
@@ -144,6 +150,11 @@ class QuotaEngine:
 
     # ---- quota API ----------------------------------------------------------------------------
     def set_limits(self, project_id: str, values: Mapping[str, Any]) -> dict[str, int]:
+        """New limits; ``check_limit: true`` (quota-check-limit) refuses a limit below what the project
+        already uses and has reserved, ``force: true`` skips that check."""
+        values = dict(values)
+        force = convert_to_boolean(values.pop("force", False))
+        check = convert_to_boolean(values.pop("check_limit", False)) and not force
         unknown = [k for k in values if k not in USAGE_TABLES]
         if unknown:
             raise QuotaResourceUnknown(unknown=", ".join(sorted(unknown)))
@@ -159,6 +170,10 @@ class QuotaEngine:
 
         def work(conn: Connection) -> dict[str, int]:
             for key, number in clean.items():
+                if check and number >= 0:
+                    used, reserved = self.usage(conn, project_id, key), self.reserved(conn, project_id, key)
+                    if number < used + reserved:
+                        raise QuotaLimitBelowUsage(limit=number, resource=key, used=used, reserved=reserved)
                 conn.execute(delete(m.quotas).where(m.quotas.c.project_id == project_id,
                                                     m.quotas.c.resource == key))
                 conn.execute(insert(m.quotas).values(project_id=project_id, resource=key, limit=number))

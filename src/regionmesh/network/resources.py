@@ -90,6 +90,8 @@ SUBNET = ResourceDef(
                      is_sort_key=True),
         "prefixlen": Attr(allow_post=True, default=None, convert_to=v.convert_to_int_if_not_none,
                           is_visible=False),
+        # Neutron's hidden subnet attribute: its network's ``shared``, a filter only.
+        "shared": Attr(is_visible=False, is_filter=True),
         "subnetpool_id": Attr(allow_post=True, default=None, validate=("type:uuid_or_none", None),
                               is_filter=True, is_sort_key=True),
         "gateway_ip": Attr(allow_post=True, allow_put=True, default=ATTR_NOT_SPECIFIED,

@@ -293,6 +293,12 @@ class SecurityGroupService(ResourceService):
                    changes: dict[str, Any]) -> None:
         if self.is_default(conn, original["id"]) and "name" in changes:
             raise SecurityGroupCannotUpdateDefault()
+        if "stateful" in changes and changes["stateful"] != original["stateful"]:
+            # Neutron: a group's ports keep the filtering they were set up with.
+            used = conn.execute(select(m.securitygroupportbindings.c.port_id).where(
+                m.securitygroupportbindings.c.security_group_id == original["id"]).limit(1)).first()
+            if used is not None:
+                raise SecurityGroupInUse(id=original["id"])
         values: dict[str, Any] = {k: changes[k] for k in ("name", "description", "stateful") if k in changes}
         self.bump(conn, original["id"], values)
 

@@ -117,6 +117,10 @@ class ResourceService:
     def before_list(self, ctx: RequestContext) -> None:
         """Work a list implies (Neutron creates the default security group on first list)."""
 
+    def implied_changes(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """What an update body means beyond what it says (a blank floating IP update disassociates)."""
+        return changes
+
     def delete_first(self, conn: Connection, original: Mapping[str, Any]) -> list[tuple[str, str]]:
         """(collection, id) of resources Neutron deletes before this one, each a delete of its own
         (its BEFORE_DELETE work, e.g. an external network's unassociated floating IPs)."""

@@ -14,8 +14,8 @@ from regionmesh.db import models as m
 from regionmesh.network import exceptions as exc
 from regionmesh.network import ipnet, resources
 from regionmesh.network.attributes import ATTR_NOT_SPECIFIED
-from regionmesh.network.networks import NetworkNotFound
-from regionmesh.network.service import ResourceService, dumps, loads, utcnow
+from regionmesh.network.networks import NetworkNotFound, check_mtu_for_subnet
+from regionmesh.network.service import ResourceService, dumps, loads, to_bool, utcnow
 
 # Ports whose addresses do not keep a subnet in use (they are removed with it).
 AUTO_DELETE_OWNERS = ("network:dhcp",)
@@ -49,8 +49,16 @@ class SubnetService(ResourceService):
     int_filters = frozenset({"ip_version"})
 
     def filter_hooks(self) -> dict[str, Any]:
+        def shared(vals: list[str]) -> ColumnElement[bool]:
+            try:
+                wanted = {to_bool(x) for x in vals}
+            except ValueError as err:
+                raise exc.BadRequest(resource="filter", msg=f"Invalid value for filter shared: {err}") from None
+            return m.subnets.c.network_id.in_(select(m.networks.c.id).where(m.networks.c.shared.in_(wanted)))
+
         return {"dns_nameservers": lambda vals: or_(*[m.subnets.c.dns_nameservers.contains(f'"{x}"')
-                                                      for x in vals])}
+                                                      for x in vals]),
+                "shared": shared}
 
     def visible_clause(self, ctx: RequestContext) -> ColumnElement[bool] | None:
         if ctx.is_admin:
@@ -168,8 +176,10 @@ class SubnetService(ResourceService):
                            "another subnet")
 
     def create_one(self, conn: Connection, ctx: RequestContext, item: dict[str, Any]) -> str:
-        if not conn.execute(select(m.networks.c.id).where(m.networks.c.id == item["network_id"])).first():
+        mtu = conn.execute(select(m.networks.c.mtu).where(m.networks.c.id == item["network_id"])).first()
+        if mtu is None:
             raise NetworkNotFound(id=item["network_id"])
+        check_mtu_for_subnet(item["network_id"], mtu[0], item["ip_version"])
         values = self.standard_values(ctx, item)
         values.update({
             "network_id": item["network_id"],
