@@ -95,13 +95,19 @@ class LabOptions:
     def host_names(self, region: str) -> list[str]:
         return [f"{region.lower()}-host{n}" for n in range(1, self.hosts_per_region + 1)]
 
-    def pick_free_offset(self, low: int = 10000, high: int = 30000, tries: int = 100) -> int:
-        """A random offset at which every listener's port is free (tests and benchmarks run labs side by side)."""
+    def pick_free_offset(self, low: int = 1000, high: int | None = None, tries: int = 100) -> int:
+        """A random offset at which every listener's port is free (tests and benchmarks run labs side by side).
+
+        Every port stays below the kernel's ephemeral range: a port in it may be handed to any client
+        socket or port-0 server between this check and the lab's bind."""
+        ports = self.base_ports()
+        if high is None:
+            high = ephemeral_port_floor() - max(ports)
         for _ in range(tries):
-            offset = random.randrange(low, high)
-            if not any(port_in_use(self.host, p + offset) for p in self.base_ports()):
+            offset = random.randrange(low, max(high, low + 1))
+            if not any(port_in_use(self.host, p + offset) for p in ports):
                 return offset
-        raise PortTaken(f"no free block of ports found between {low} and {high}")
+        raise PortTaken(f"no free block of ports found between offsets {low} and {high}")
 
     def region_names(self) -> list[tuple[str, str, int]]:
         """(region name, availability zone, port) for each lab region."""
@@ -111,6 +117,14 @@ class LabOptions:
             name = f"Region{words[i]}" if i < len(words) else f"Region{i + 1}"
             out.append((name, f"az{i + 1}", self.region_base_port + i))
         return out
+
+
+def ephemeral_port_floor() -> int:
+    """The first port the kernel hands out to client sockets and port-0 servers (Linux's default 32768)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 class LabStartError(RuntimeError):
