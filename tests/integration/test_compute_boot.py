@@ -108,3 +108,37 @@ def test_stop_start_reboot_and_interfaces(cloud: ComputeCloud) -> None:
     assert cloud.nova.delete(f"/servers/{uuid}/os-interface/{pid}").status_code == 202
     assert cloud.central_admin.get(f"/ports/{pid}").status_code == 404
     assert set(cloud.server(uuid)["addresses"]) == {"net1"}
+
+
+def test_reg33_boot_with_a_port_of_another_project_is_refused(cloud: ComputeCloud) -> None:
+    """REG-33: another project's port → 400 "not usable" (for whoever can see it: an admin, the network's
+    owner); an unknown port → 400 not found; a port bound elsewhere → 409. Nothing is recorded and the
+    port is untouched."""
+    net, _ = cloud.network()
+    other = {"X-Project-Id": "d" * 32, "X-Roles": "member,reader", "X-User-Id": "other"}
+    shared = cloud.central_admin.put(f"/networks/{net['id']}", json={"network": {"shared": True}})
+    assert shared.status_code == 200, shared.text
+    foreign = cloud.central.post("/ports", headers=other, json={"port": {"network_id": net["id"]}}).json()["port"]
+    request = {"server": {"name": "vm", "flavorRef": "1", "networks": [{"port": foreign["id"]}]}}
+
+    as_admin = cloud.nova_admin.post("/servers", json=request)
+    assert as_admin.status_code == 400, as_admin.text
+    assert f"Port {foreign['id']} not usable for instance" in as_admin.json()["badRequest"]["message"]
+    as_owner = cloud.nova.post("/servers", json=request)  # the network's owner sees ports on it (Neutron)
+    assert as_owner.status_code == 400, as_owner.text
+    assert "not usable for instance" in as_owner.json()["badRequest"]["message"]
+    unknown = "00000000-0000-0000-0000-000000000000"
+    missing = cloud.nova.post("/servers", json={"server": {"name": "vm", "flavorRef": "1",
+                                                           "networks": [{"port": unknown}]}})
+    assert missing.status_code == 400, missing.text
+    assert "could not be found" in missing.json()["badRequest"]["message"]
+
+    mine = cloud.central.post("/ports", json={"port": {"network_id": net["id"], "device_id": "elsewhere"}})
+    in_use = cloud.nova.post("/servers", json={"server": {"name": "vm", "flavorRef": "1",
+                                                          "networks": [{"port": mine.json()["port"]["id"]}]}})
+    assert in_use.status_code == 409, in_use.text
+
+    assert cloud.nova_admin.get("/servers", params={"all_tenants": "1"}).json()["servers"] == []
+    after = cloud.central_admin.get(f"/ports/{foreign['id']}").json()["port"]
+    assert after["device_id"] == "" and after["binding:host_id"] == ""
+    assert cloud.usage()["instances"] == 0

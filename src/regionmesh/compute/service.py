@@ -85,6 +85,7 @@ class ComputeAPI:
             raise BadRequest("A project-scoped token is required to create a server.")
         now = self.rt.clock.now()
         uuid = str(uuidlib.uuid4())
+        self._validate_ports(ctx, networks, uuid)
 
         def record(conn: Any) -> dict[str, Any]:
             flavor = s.get_flavor(conn, flavor_ref)
@@ -112,6 +113,22 @@ class ComputeAPI:
         instance = self.rt.db.transaction(record)
         self._schedule(ctx, instance)
         return self.get(ctx.elevated(), uuid), secrets.token_urlsafe(9)
+
+    def _validate_ports(self, ctx: RequestContext, networks: Any, uuid: str) -> None:
+        """Nova's ``validate_networks`` for ``--nic port-id=``, before anything is recorded (REG-33): a port
+        the caller cannot see is not found, another project's port (an admin sees it) is not usable, a
+        port bound to another device is in use."""
+        for nic in networks if isinstance(networks, list) else []:
+            port_id = nic.get("port")
+            if not port_id:
+                continue
+            port = self.rt.neutron.get_port(ctx, port_id)
+            if port is None:
+                raise BadRequest(f"Port id {port_id} could not be found.")
+            if port.get("project_id") != ctx.project_id:
+                raise BadRequest(f"Port {port_id} not usable for instance {uuid}.")
+            if port.get("device_id"):
+                raise Conflict(f"Port {port_id} is still in use.")
 
     def _schedule(self, ctx: RequestContext, instance: dict[str, Any]) -> None:
         uuid = instance["uuid"]
