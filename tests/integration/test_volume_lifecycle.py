@@ -184,3 +184,22 @@ def test_reg36_snapshot_of_an_error_deleting_volume_is_rejected(cloud: VolumeClo
     assert "must be available" in resp.json()["badRequest"]["message"]
     assert cloud.cinder.get("/snapshots").json()["snapshots"] == []
 
+
+
+def test_reg36_only_an_available_or_error_snapshot_can_be_deleted(cloud: VolumeCloud) -> None:
+    """REG-36: deleting a snapshot that is not ``available``/``error`` → rejected (400), it stays; after an
+    admin ``os-reset_status`` (members get 403) to ``error`` it can be deleted."""
+    v = cloud.volume()
+    snap = cloud.cinder.post("/snapshots", json={"snapshot": {"volume_id": v["id"]}}).json()["snapshot"]
+    act = f"/snapshots/{snap['id']}/action"
+    assert cloud.cinder.post(act, json={"os-reset_status": {"status": "creating"}}).status_code == 403
+    for status in ("creating", "deleting", "error_deleting"):
+        assert cloud.cinder_admin.post(act, json={"os-reset_status": {"status": status}}).status_code == 202
+        resp = cloud.cinder.delete(f"/snapshots/{snap['id']}")
+        assert resp.status_code == 400, resp.text
+        assert "must be available or error" in resp.json()["badRequest"]["message"]
+        assert cloud.cinder.get(f"/snapshots/{snap['id']}").json()["snapshot"]["status"] == status
+    assert cloud.cinder_admin.post(act, json={"os-reset_status": {"status": "bogus"}}).status_code == 400
+    assert cloud.cinder_admin.post(act, json={"os-reset_status": {"status": "error"}}).status_code == 202
+    assert cloud.cinder.delete(f"/snapshots/{snap['id']}").status_code == 202
+    assert cloud.cinder.get(f"/snapshots/{snap['id']}").status_code == 404

@@ -246,6 +246,11 @@ class VolumeApp:
         if len(parts) == 1 and method == "DELETE":
             api.delete_snapshot(ctx, sid)
             return 202, None
+        if parts[1:] == ["action"] and method == "POST":
+            if not isinstance(body, dict) or set(body) != {"os-reset_status"}:
+                raise BadRequest(f"There is no such action: {', '.join(body or {}) or '(none)'}")
+            api.reset_snapshot_status(ctx, sid, (body["os-reset_status"] or {}).get("status"))
+            return 202, None
         return 405, {"badMethod": {"message": "Method not allowed", "code": 405}}
 
     def _limits(self, ctx: RequestContext, method: str, parts: list[str], body: Any, base: str,

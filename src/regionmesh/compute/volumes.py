@@ -38,6 +38,7 @@ DETACHING, DELETING, ERROR, ERROR_DELETING, DELETED = "detaching", "deleting", "
 ATTACHED, DETACHED = "attached", "detached"
 DELETABLE = (AVAILABLE, ERROR, "error_restoring", "error_extending", "error_managing", ERROR_DELETING)
 ALL_STATUSES = (CREATING, AVAILABLE, RESERVED, ATTACHING, IN_USE, DETACHING, DELETING, ERROR, ERROR_DELETING)
+SNAPSHOT_STATUSES = (CREATING, AVAILABLE, DELETING, ERROR, ERROR_DELETING)
 DEFAULT_LIMITS = {"volumes": 10, "snapshots": 10, "gigabytes": 1000}
 
 
@@ -456,6 +457,22 @@ class VolumeAPI:
         if not values:
             raise BadRequest("Invalid input received: Must specify 'status' or 'attach_status' to update.")
         self._tx(lambda c: get_volume(c, ctx, volume_id) and set_volume(c, volume_id, self.clock.now(), **values))
+
+    def reset_snapshot_status(self, ctx: RequestContext, snapshot_id: str, status: str | None) -> None:
+        """Admin repair of a snapshot's status (Cinder's snapshot ``os-reset_status``)."""
+        if not ctx.is_admin:
+            raise Forbidden("Policy doesn't allow volume_extension:snapshot_admin_actions:reset_status to be "
+                            "performed.")
+        if status not in SNAPSHOT_STATUSES:
+            raise BadRequest(f"Invalid input received: Must specify a valid status (got {status}).")
+        t = m.volume_snapshots
+
+        def work(conn: Connection) -> None:
+            get_snapshot(conn, ctx, snapshot_id)
+            conn.execute(update(t).where(t.c.id == snapshot_id).values(status=status,
+                                                                       updated_at=db_time(self.clock.now())))
+
+        self._tx(work)
 
     def force_detach(self, ctx: RequestContext, volume_id: str, attachment_id: str | None,
                      connector: dict[str, Any] | None) -> None:
