@@ -264,3 +264,25 @@ def test_availability_zones_are_listed(alice: Caller) -> None:
     assert routers and {z["resource"] for z in routers} == {"router"}
     assert alice.get("availability_zones?name=elsewhere").json()["availability_zones"] == []
     assert alice.get("availability_zones?colour=red").status_code == 400
+
+
+def test_security_group_create_counts_its_rules_against_the_rule_quota(admin: Caller, alice: Caller) -> None:
+    """neutron-tempest-plugin test_sg_creation_with_insufficient_sg_rules_quota: a group's two egress rules
+    are reserved on ``security_group_rule`` with it (OverQuota, 409, and no group is left behind)."""
+    alice.make("security_group", "security-groups", name="first")  # the default group comes too
+    used = admin.get(f"quotas/{PROJECT_A}/details").json()["quota"]["security_group_rule"]["used"]
+    assert used == 6
+    assert admin.put(f"quotas/{PROJECT_A}", {"quota": {"security_group_rule": 7}}).status_code == 200
+    resp = alice.post("security-groups", {"security_group": {"name": "second"}})
+    assert resp.status_code == 409 and error_type(resp) == "OverQuota", resp.text
+    assert {g["name"] for g in alice.get("security-groups").json()["security_groups"]} == {"default", "first"}
+    assert admin.put(f"quotas/{PROJECT_A}", {"quota": {"security_group_rule": 8}}).status_code == 200
+    assert alice.post("security-groups", {"security_group": {"name": "second"}}).status_code == 201
+
+
+def test_quota_limits_are_32_bit(admin: Caller) -> None:
+    """neutron-tempest-plugin test_sg_quota_incorrect_values: -2, 2**31 and text are 400s."""
+    for value in (-2, 2 ** 31, "value"):
+        resp = admin.put(f"quotas/{PROJECT_A}", {"quota": {"security_group": value}})
+        assert resp.status_code == 400, (value, resp.text)
+    assert admin.put(f"quotas/{PROJECT_A}", {"quota": {"security_group": 2 ** 31 - 1}}).status_code == 200

@@ -173,6 +173,12 @@ class Pipeline:
                 if item.get("project_id"):
                     deltas[item["project_id"]] = deltas.get(item["project_id"], 0) + 1
             reservation = core.quotas.reserve(ctx, rdef.quota_resource, deltas)
+            try:
+                for resource, more in svc.extra_quota(items).items():
+                    reservation = [*(reservation or []), *(core.quotas.reserve(ctx, resource, more) or [])]
+            except BaseException:
+                core.quotas.cancel(reservation)
+                raise
         try:
             for item in items:
                 cb.publish_or_raise(core.registry, rdef.member, cb.BEFORE_CREATE, svc,

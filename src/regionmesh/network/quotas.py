@@ -57,6 +57,9 @@ class InvalidQuotaValue(exc.Conflict):
     message = "Change would make usage less than 0 for the following resources: %(unders)s."
 
 
+QUOTA_MAX = 2 ** 31 - 1
+
+
 class QuotaLimitBelowUsage(exc.InvalidInput):
     message = ("Quota limit %(limit)s for %(resource)s must be greater than or equal to already used "
                "%(used)s and reserved %(reserved)s.")
@@ -166,6 +169,9 @@ class QuotaEngine:
                 raise exc.InvalidInput(error_message=f"'{value}' is not an integer") from None
             if number < -1:
                 raise exc.InvalidInput(error_message=f"'{number}' is smaller than the minimum -1")
+            if number > QUOTA_MAX:  # Neutron's limit: a signed 32-bit integer
+                raise exc.InvalidInput(error_message=f"'{number}' is too large - must be no larger than "
+                                                     f"'{QUOTA_MAX}'")
             clean[key] = number
 
         def work(conn: Connection) -> dict[str, int]:

@@ -232,6 +232,14 @@ class SecurityGroupService(ResourceService):
             out.append(item)
         return out
 
+    def extra_quota(self, items: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
+        """A new group's egress rules (one per ethertype) count against the rule quota, as in Neutron."""
+        rules: dict[str, int] = {}
+        for item in items:
+            if item.get("project_id"):
+                rules[item["project_id"]] = rules.get(item["project_id"], 0) + len(ETHERTYPES)
+        return {"security_group_rule": rules}
+
     def prepare_create(self, conn: Connection, ctx: RequestContext, item: dict[str, Any]) -> None:
         if item.get("name") == "default" and not item.get("__default__"):
             raise SecurityGroupDefaultAlreadyExists()

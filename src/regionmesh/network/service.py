@@ -117,6 +117,10 @@ class ResourceService:
     def before_list(self, ctx: RequestContext) -> None:
         """Work a list implies (Neutron creates the default security group on first list)."""
 
+    def extra_quota(self, items: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
+        """Other quota resources a create consumes ({resource: {project: amount}}), reserved with it."""
+        return {}
+
     def implied_changes(self, changes: dict[str, Any]) -> dict[str, Any]:
         """What an update body means beyond what it says (a blank floating IP update disassociates)."""
         return changes
