@@ -31,7 +31,7 @@ from regionmesh.network import exceptions as exc
 from regionmesh.network.core import NetworkCore
 from regionmesh.network.role import Role
 from regionmesh.network.service import ResourceService
-from regionmesh.region.driver import RegionDirectory
+from regionmesh.region.driver import RegionConflict, RegionDirectory
 
 LOG = logging.getLogger(__name__)
 
@@ -197,6 +197,19 @@ class CentralRole(Role):
             if rtype in ("network", "subnet"):
                 self._forget_dependents(ctx, rtype, original)
             delete()
+        if rtype == "router":
+            self.core.db.transaction(lambda conn: self._rerun_router_jobs(conn, original))
+
+    def _rerun_router_jobs(self, conn: Connection, router: dict[str, Any]) -> None:
+        """A ``router_setup`` run that was under way when the delete began may still create a copy after
+        it: each such job runs once more, after that run, and removes what the router left."""
+        j = m.jobs
+        rows = conn.execute(select(j.c.resource_id).where(j.c.type == "router_setup",
+                                                          j.c.resource_id.like(f"%#{router['id']}#%")))
+        for (resource_id,) in rows:
+            pod_id, router_id, network_id = resource_id.split("#")
+            self._enqueue(conn, "router_setup", {"pod_id": pod_id, "router_id": router_id,
+                                                 "network_id": network_id}, router.get("project_id"))
 
     def _precheck(self, rtype: str, original: dict[str, Any]) -> None:
         from regionmesh.network.networks import NetworkInUse
@@ -241,32 +254,9 @@ class CentralRole(Role):
         self.core.db.transaction(work)
 
     def _delete_bottom_routers(self, router: dict[str, Any]) -> None:
-        """Every bottom copy of a router (east-west and north-south) goes first: routes, then
-        interfaces, then its gateway, then the router; then its routing and its central bridge port."""
-        rr = m.resource_routings
-        for rtype in ("router", "ns_router"):
-            with self.core.db.read() as conn:
-                copies = routings.bottom_routings(conn, router["id"], rtype)
-            for pod, bottom_id in copies:
-                driver = self.directory.driver(pod.region_name)
-                copy = driver.get("routers", bottom_id)
-                if copy is not None:
-                    if copy.get("routes"):
-                        driver.update("routers", bottom_id, {"routes": []})
-                    for port in driver.find("ports", device_id=bottom_id, device_owner="network:router_interface"):
-                        driver.action("routers", bottom_id, "remove_router_interface", {"port_id": port["id"]})
-                    if copy.get("external_gateway_info"):
-                        driver.update("routers", bottom_id, {"external_gateway_info": None})
-                    driver.delete("routers", bottom_id)
-
-                def forget(conn: Connection, pod_id: str = pod.pod_id, bottom: str = bottom_id,
-                           kind: str = rtype) -> None:
-                    conn.execute(rr.delete().where(rr.c.top_id == router["id"], rr.c.pod_id == pod_id,
-                                                   rr.c.resource_type == kind))
-                    # the central bridge port that gave this bottom router its bridge address
-                    conn.execute(m.ports.delete().where(m.ports.c.name.like(f"bridge_port_%_{bottom}")))
-
-                self.core.db.transaction(forget)
+        """Every bottom copy of a router (east-west and north-south) goes first, see
+        :func:`remove_bottom_routers`."""
+        remove_bottom_routers(self.core.db, self.directory, router["id"])
 
     @staticmethod
     def _release_stale_bindings(driver: Any, bottom_sg_id: str) -> None:
@@ -445,3 +435,50 @@ def install_central_role(core: NetworkCore, outbox: JobOutbox, directory: Region
     actions = core.routers.member_actions
     actions["add_router_interface"] = role.checked_add_interface(actions["add_router_interface"])
     return role
+
+
+def remove_bottom_routers(db: Any, directory: Any, router_id: str, pod_id: str | None = None,
+                          attempts: int = 3) -> None:
+    """Remove a router's bottom copies (all pods, or ``pod_id``'s): routes, then interfaces, then its
+    gateway, then the router; then its routing and its central bridge port.
+
+    A ``router_setup`` job that was already running may attach something between the cleanup and the
+    delete (the region answers 409): the cleanup is read again and redone, ``attempts`` times."""
+    rr = m.resource_routings
+    for rtype in ("router", "ns_router"):
+        with db.read() as conn:
+            copies = [(p, b) for p, b in routings.bottom_routings(conn, router_id, rtype)
+                      if pod_id is None or p.pod_id == pod_id]
+        for pod, bottom_id in copies:
+            driver = directory.driver(pod.region_name)
+            for attempt in range(1, attempts + 1):
+                try:
+                    _strip_and_delete_router(driver, bottom_id)
+                    break
+                except RegionConflict:
+                    if attempt == attempts:
+                        raise
+                    LOG.info("bottom router %s in %s changed while being deleted; cleaning it again",
+                             bottom_id, pod.region_name)
+
+            def forget(conn: Connection, pod_id: str = pod.pod_id, bottom: str = bottom_id,
+                       kind: str = rtype) -> None:
+                conn.execute(rr.delete().where(rr.c.top_id == router_id, rr.c.pod_id == pod_id,
+                                               rr.c.resource_type == kind))
+                # the central bridge port that gave this bottom router its bridge address
+                conn.execute(m.ports.delete().where(m.ports.c.name.like(f"bridge_port_%_{bottom}")))
+
+            db.transaction(forget)
+
+
+def _strip_and_delete_router(driver: Any, bottom_id: str) -> None:
+    copy = driver.get("routers", bottom_id)
+    if copy is None:
+        return
+    if copy.get("routes"):
+        driver.update("routers", bottom_id, {"routes": []})
+    for port in driver.find("ports", device_id=bottom_id, device_owner="network:router_interface"):
+        driver.action("routers", bottom_id, "remove_router_interface", {"port_id": port["id"]})
+    if copy.get("external_gateway_info"):
+        driver.update("routers", bottom_id, {"external_gateway_info": None})
+    driver.delete("routers", bottom_id)

@@ -27,8 +27,8 @@ from typing import Any
 
 from sqlalchemy import Connection, select, text, update
 
-from regionmesh.central import external, pods, routings
-from regionmesh.central.role import local_router_pod
+from regionmesh.central import deleting, external, pods, routings
+from regionmesh.central.role import local_router_pod, remove_bottom_routers
 from regionmesh.context import RequestContext
 from regionmesh.db import models as m
 from regionmesh.db.clock import db_time
@@ -473,6 +473,8 @@ def router_setup(jc: JobContext, job: JobRow) -> None:
     """Make the pod's side of (router, network) match central; see the module docstring."""
     res = job.resource
     with jc.core.db.read() as conn:
+        if deleting.is_deleting(conn, res["router_id"], "router"):
+            return  # central is removing every copy; the delete asks for this job again when it is done
         pod = pods.get_pod(conn, res["pod_id"])
         top_router = jc.core.routers.get_many(conn, [res["router_id"]])
         top_net = jc.core.networks.get_many(conn, [res["network_id"]])
@@ -480,7 +482,10 @@ def router_setup(jc: JobContext, job: JobRow) -> None:
         local = home is not None
         b_router = _bottom(conn, res["router_id"], pod.pod_id, "router")
     remove_stale_floatingips(jc)
-    if not top_router or not top_net:
+    if not top_router:  # deleted: whatever a run racing the delete left in this pod goes too
+        remove_bottom_routers(jc.core.db, jc.directory, res["router_id"], pod.pod_id)
+        return
+    if not top_net:
         if b_router and jc.directory.driver(pod.region_name).get("routers", b_router) is not None:
             sync_interfaces(jc, pod, res["router_id"], res["network_id"], b_router)
         return
@@ -543,7 +548,7 @@ def configure_route(jc: JobContext, job: JobRow) -> None:
     router_id = job.resource["router_id"]
     with jc.core.db.read() as conn:
         top = jc.core.routers.get_many(conn, [router_id])
-        if not top:
+        if not top or deleting.is_deleting(conn, router_id, "router"):
             return
         project = top[0].get("project_id") or ""
         bridge = conn.execute(select(m.subnets.c.id, m.subnets.c.gateway_ip).where(

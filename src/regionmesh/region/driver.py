@@ -42,6 +42,10 @@ class RegionUnavailable(exc.ServiceUnavailable):
     message = "Region %(region)s is unavailable: %(reason)s"
 
 
+class RegionConflict(RegionUnavailable):
+    """The region answered 409: its state is changing under us (another writer); retry after re-reading."""
+
+
 class RegionRejected(exc.BadRequest):
     """The region refused the request with a 4xx that retrying will not change."""
 
@@ -89,7 +93,9 @@ class LabRegionDriver:
             resp = self.client.request(method, path, json=body, params=params, headers=headers)
         except httpx.HTTPError as err:
             raise RegionUnavailable(region=self.region_name, reason=f"{type(err).__name__} at {self.url}") from err
-        if resp.status_code >= 500 or resp.status_code == 409:
+        if resp.status_code == 409:
+            raise RegionConflict(region=self.region_name, reason=f"HTTP 409 {resp.text[:200]}")
+        if resp.status_code >= 500:
             raise RegionUnavailable(region=self.region_name, reason=f"HTTP {resp.status_code} {resp.text[:200]}")
         if resp.status_code >= 400 and resp.status_code != 404:
             try:
