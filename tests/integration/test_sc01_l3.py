@@ -183,7 +183,10 @@ def test_sc01_routers_gateway_and_floating_ip_across_regions(cloud: MultiRegion)
         return {(r["destination"], r["nexthop"])
                 for r in cloud.region(region, {}).get(f"/routers/{b}").json()["router"]["routes"]}
 
-    default = ("0.0.0.0/0", bridge_sub["gateway_ip"])
+    ns_port = cloud.admin.get("/ports", params={"name": f"bridge_port_{PROJECT}_{b_ns}"}).json()["ports"]
+    ns_ip = ns_port[0]["fixed_ips"][0]["ip_address"]  # the NS router's own bridge address
+    assert ns_ip not in (bridge_sub["gateway_ip"], *bridge_ip.values())
+    default = ("0.0.0.0/0", ns_ip)
     assert routes("RegionOne") == {(f"{ip2}/32", bridge_ip["RegionTwo"]), default}
     assert routes("RegionTwo") == {(f"{ip1}/32", bridge_ip["RegionOne"]), default}
     assert routes("RegionTwo", "ns_router") == {(f"{ip1}/32", bridge_ip["RegionOne"]),
@@ -315,3 +318,41 @@ def test_router_delete_removes_every_bottom_copy_first(cloud: MultiRegion) -> No
     leftover = [p for p in cloud.admin.get("/ports").json()["ports"] if p["name"].startswith("bridge_port_")]
     assert leftover == []
     assert all(j.status in ("SUCCESS", "NEW") for j in cloud.worker.run_until_idle())
+
+
+def test_two_routers_of_one_project_each_get_their_north_south_router(cloud: MultiRegion) -> None:
+    """Both routers' north-south routers sit on the project's one bridge, each at an address of its own
+    (neither takes the bridge gateway from the other); each east-west router's default route leads to its
+    own; clearing a gateway frees that address in central."""
+    ext = _ext_net(cloud, availability_zone_hints=["RegionTwo"]).json()["network"]
+    cloud.central.post("/subnets", headers=ADMIN, json={"subnet": {
+        "network_id": ext["id"], "cidr": "163.3.124.0/24", "ip_version": 4, "enable_dhcp": False}})
+    routers = []
+    for i in (1, 2):
+        net, sub = network(cloud, f"net{i}", f"10.0.{i}.0/24")
+        cloud.boot("RegionOne", net["id"], f"host{i}")
+        router = cloud.central.post("/routers", json={"router": {
+            "name": f"r{i}", "external_gateway_info": {"network_id": ext["id"]}}}).json()["router"]
+        cloud.central.put(f"/routers/{router['id']}/add_router_interface", json={"subnet_id": sub["id"]})
+        routers.append(router)
+    outcomes = cloud.worker.run_until_idle()
+    assert outcomes and all(j.status == "SUCCESS" for j in outcomes), [(j.type, j.last_error) for j in outcomes]
+    ns_ips = []
+    for router in routers:
+        b_ns = _bottom(cloud, router["id"], "ns_router", "RegionTwo")
+        [port] = cloud.admin.get("/ports", params={"name": f"bridge_port_{PROJECT}_{b_ns}"}).json()["ports"]
+        ns_ip = port["fixed_ips"][0]["ip_address"]
+        ns_ips.append(ns_ip)
+        b_router = _bottom(cloud, router["id"], "router", "RegionOne")
+        copy = cloud.region("RegionOne", {}).get(f"/routers/{b_router}").json()["router"]
+        assert ("0.0.0.0/0", ns_ip) in {(r["destination"], r["nexthop"]) for r in copy["routes"]}
+    assert len(set(ns_ips)) == 2
+
+    first = routers[0]
+    b_ns = _bottom(cloud, first["id"], "ns_router", "RegionTwo")
+    cloud.central.put(f"/routers/{first['id']}", json={"router": {"external_gateway_info": None}})
+    outcomes = cloud.worker.run_until_idle()
+    assert outcomes and all(j.status == "SUCCESS" for j in outcomes), [(j.type, j.last_error) for j in outcomes]
+    assert cloud.routing_pods(first["id"], "ns_router") == set()
+    assert cloud.admin.get("/ports", params={"name": f"bridge_port_{PROJECT}_{b_ns}"}).json()["ports"] == []
+    assert cloud.region("RegionTwo", {}).get(f"/routers/{b_ns}").status_code == 404

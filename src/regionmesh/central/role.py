@@ -292,6 +292,7 @@ class CentralRole(Role):
         reg.subscribe(self._interface_added, cb.ROUTER_INTERFACE, cb.PRECOMMIT_CREATE)
         reg.subscribe(self._interface_added, cb.ROUTER_INTERFACE, cb.PRECOMMIT_DELETE)
         reg.subscribe(self._router_updated, cb.ROUTER, cb.PRECOMMIT_UPDATE)
+        reg.subscribe(self._router_created, cb.ROUTER, cb.PRECOMMIT_CREATE)
         reg.subscribe(self._floatingip_changed, cb.FLOATING_IP, cb.PRECOMMIT_CREATE)
         reg.subscribe(self._floatingip_changed, cb.FLOATING_IP, cb.PRECOMMIT_UPDATE)
         reg.subscribe(self._floatingip_changed, cb.FLOATING_IP, cb.PRECOMMIT_DELETE)
@@ -392,6 +393,14 @@ class CentralRole(Role):
                 self._enqueue(conn, "router_setup", {"pod_id": pod.pod_id, "router_id": latest["id"],
                                                      "network_id": ext_net}, latest.get("project_id"))
 
+    def _router_created(self, resource: str, event: str, trigger: Any, payload: cb.EventPayload) -> None:
+        """A router created with its gateway: the same as setting it afterwards."""
+        latest = payload.states[0]
+        ext_net = str((latest.get("external_gateway_info") or {}).get("network_id") or "")
+        for pod in self._pods_of(payload.connection, ext_net, "network") if ext_net else []:
+            self._enqueue(payload.connection, "router_setup", {"pod_id": pod.pod_id, "router_id": latest["id"],
+                                                               "network_id": ext_net}, latest.get("project_id"))
+
     def _floatingip_changed(self, resource: str, event: str, trigger: Any, payload: cb.EventPayload) -> None:
         """Each association a FIP had or has: ``router_setup`` for (internal port's pod, router, its
         network), which creates or removes the bottom FIP. Ports not bound yet wait for their binding."""
@@ -438,14 +447,14 @@ def install_central_role(core: NetworkCore, outbox: JobOutbox, directory: Region
 
 
 def remove_bottom_routers(db: Any, directory: Any, router_id: str, pod_id: str | None = None,
-                          attempts: int = 3) -> None:
+                          attempts: int = 3, kinds: Sequence[str] = ("router", "ns_router")) -> None:
     """Remove a router's bottom copies (all pods, or ``pod_id``'s): routes, then interfaces, then its
     gateway, then the router; then its routing and its central bridge port.
 
     A ``router_setup`` job that was already running may attach something between the cleanup and the
     delete (the region answers 409): the cleanup is read again and redone, ``attempts`` times."""
     rr = m.resource_routings
-    for rtype in ("router", "ns_router"):
+    for rtype in kinds:
         with db.read() as conn:
             copies = [(p, b) for p, b in routings.bottom_routings(conn, router_id, rtype)
                       if pod_id is None or p.pod_id == pod_id]

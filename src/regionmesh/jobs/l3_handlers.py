@@ -328,7 +328,9 @@ def _bottom_gateway_ips(conn: Connection, gw: Mapping[str, Any], pod_id: str) ->
 
 def ensure_ns_router(jc: JobContext, router: Mapping[str, Any]) -> tuple[pods.Pod, str] | None:
     """The north-south router in the external network's region: gateway on the bottom external
-    network at central's gateway address, an interface on the bridge (its gateway address)."""
+    network at central's gateway address, an interface on the bridge at an address of its own (a
+    central bridge port, as the east-west routers have), so several routers of one project — each
+    with its north-south router on the project's bridge — never claim the same address."""
     gw = router.get("external_gateway_info") or {}
     project = router.get("project_id") or ""
     with jc.core.db.read() as conn:
@@ -343,25 +345,23 @@ def ensure_ns_router(jc: JobContext, router: Mapping[str, Any]) -> tuple[pods.Po
                          lambda: driver.create("routers", {"name": name, "project_id": project}))
     _set_gateway(driver, b_ns, {"network_id": b_ext, "enable_snat": bool(gw.get("enable_snat", True)),
                                 "external_fixed_ips": ext_ips})
-    _, b_bridge_sub = ensure_bottom_bridge(jc, pod, ensure_bridge_network(jc, project), project)
+    bridge = ensure_bridge_network(jc, project)
+    b_bridge_net, b_bridge_sub = ensure_bottom_bridge(jc, pod, bridge, project)
     if b_bridge_sub not in _interfaces(driver, b_ns):
-        driver.action("routers", b_ns, "add_router_interface", {"subnet_id": b_bridge_sub})
+        ip = ensure_bridge_port(jc, project, bridge, b_ns)
+        name = bridge_port_name(project, b_ns)
+        # a port left by a run that stopped before attaching it is reused, not made twice
+        port = next((p for p in driver.find("ports", name=name, network_id=b_bridge_net) if not p.get("device_id")),
+                    None) or driver.create("ports", {"name": name, "network_id": b_bridge_net, "project_id": project,
+                                                     "fixed_ips": [{"subnet_id": b_bridge_sub, "ip_address": ip}]})
+        driver.action("routers", b_ns, "add_router_interface", {"port_id": port["id"]})
     return pod, b_ns
 
 
 def remove_ns_router(jc: JobContext, pod: pods.Pod, router_id: str) -> None:
-    """Gateway cleared: the north-south router and its routing go."""
-    with jc.core.db.read() as conn:
-        b_ns = _bottom(conn, router_id, pod.pod_id, "ns_router")
-    if b_ns is None:
-        return
-    driver = jc.directory.driver(pod.region_name)
-    if driver.get("routers", b_ns) is not None:
-        for port_id in set(_interfaces(driver, b_ns).values()):
-            driver.action("routers", b_ns, "remove_router_interface", {"port_id": port_id})
-        driver.update("routers", b_ns, {"external_gateway_info": None})
-        driver.delete("routers", b_ns)
-    jc.core.db.transaction(lambda conn: routings.delete_routings(conn, router_id, "ns_router", pod.pod_id))
+    """Gateway cleared: the north-south router (routes, bridge interface, gateway), its routing and its
+    central bridge address go."""
+    remove_bottom_routers(jc.core.db, jc.directory, router_id, pod.pod_id, kinds=("ns_router",))
 
 
 # ---- floating IPs ---------------------------------------------------------------------------------
@@ -542,6 +542,14 @@ def _put_routes(driver: Any, bottom_router: str, routes: list[dict[str, str]]) -
         driver.update("routers", bottom_router, {"routes": routes})
 
 
+def _bridge_port_ip(conn: Connection, project: str, bottom_router: str) -> str | None:
+    """The address of central's bridge port for a bottom router, if it has one."""
+    ip = conn.execute(select(m.ipallocations.c.ip_address).join(
+        m.ports, m.ports.c.id == m.ipallocations.c.port_id).where(
+        m.ports.c.name == bridge_port_name(project, bottom_router))).scalar()
+    return str(ip) if ip else None
+
+
 def configure_route(jc: JobContext, job: JobRow) -> None:
     """E-W routers: remote VMs' /32 via their region's router bridge address, and the default route via
     the north-south router when the gateway is set; the NS router: each VM /32 via its E-W router."""
@@ -557,11 +565,12 @@ def configure_route(jc: JobContext, job: JobRow) -> None:
         north_south = routings.bottom_routings(conn, router_id, "ns_router")
         bridge_ip: dict[str, str] = {}
         for pod, b_router in east_west:
-            ip = conn.execute(select(m.ipallocations.c.ip_address).join(
-                m.ports, m.ports.c.id == m.ipallocations.c.port_id).where(
-                m.ports.c.name == bridge_port_name(project, b_router))).scalar()
+            ip = _bridge_port_ip(conn, project, b_router)
             if ip:
                 bridge_ip[pod.pod_id] = ip
+        # where the default route leads: the north-south router's bridge address (the bridge gateway
+        # for one attached before north-south routers had addresses of their own)
+        ns_ip = next((ip for _, b_ns in north_south if (ip := _bridge_port_ip(conn, project, b_ns))), None)
         vms = _vm_ports(conn, router_id)
         mapped = {pod.pod_id: {n for _, _, n in vms if _bottom(conn, n, pod.pod_id, "network")}
                   for pod, _ in east_west}
@@ -571,8 +580,8 @@ def configure_route(jc: JobContext, job: JobRow) -> None:
     for pod, b_router in east_west:
         routes = [{"destination": f"{ip}/32", "nexthop": bridge_ip[vm_pod]} for vm_pod, ip, net in sorted(vms)
                   if vm_pod != pod.pod_id and vm_pod in bridge_ip and net not in mapped[pod.pod_id]]
-        if has_gw and bridge.gateway_ip:
-            routes.append({"destination": "0.0.0.0/0", "nexthop": bridge.gateway_ip})
+        if has_gw and (ns_ip or bridge.gateway_ip):
+            routes.append({"destination": "0.0.0.0/0", "nexthop": ns_ip or bridge.gateway_ip})
         _put_routes(jc.directory.driver(pod.region_name), b_router, routes)
     for pod, b_ns in north_south:
         routes = [{"destination": f"{ip}/32", "nexthop": bridge_ip[vm_pod]} for vm_pod, ip, _ in sorted(vms)

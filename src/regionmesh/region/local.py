@@ -221,8 +221,8 @@ class RegionRole(Role):
         if svc.rdef.collection != "ports":
             return
         for item in items:
-            if item.get("device_owner") == SHADOW_OWNER:
-                continue  # central already has the real port, in another region
+            if item.get("device_owner") == SHADOW_OWNER or ctx.via_central:
+                continue  # central already has it: the real port (in another region), or its own bridge port
             explicit = item.get("__explicit__", frozenset())
             body = {k: item[k] for k in _TO_CENTRAL if k in explicit or k == "network_id"}
             if item.get("project_id"):
