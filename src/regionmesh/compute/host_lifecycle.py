@@ -231,16 +231,22 @@ class HostLifecycle:
 
         self.rt.db.transaction(work)
 
+    def _instance_in(self, migration: dict[str, Any], task_state: str) -> dict[str, Any] | None:
+        """The migration's instance while it is still in ``task_state``; otherwise the migration is abandoned."""
+        instance = self.m._get(migration["instance_uuid"])
+        if instance is None or instance["task_state"] != task_state:
+            self._abandon(migration)
+            return None
+        return instance
+
     def finish_resize(self, migration_id: int) -> None:
         """Destination: bind the ports here, spawn with the new flavor, apply it and commit its quota."""
         migration = self._migration(migration_id)
         uuid = migration["instance_uuid"]
-        instance = self.m._get(uuid)
-        if instance is None or instance["task_state"] != s.RESIZE_FINISH:
-            self._abandon(migration)
+        instance = self._instance_in(migration, s.RESIZE_FINISH)
+        if instance is None:
             return
-        new = {"flavor_id": migration["new_flavor_id"], "vcpus": migration["new_vcpus"],
-               "memory_mb": migration["new_memory_mb"], "root_gb": migration["new_root_gb"]}
+        new = _flavor(migration, "new")
         stopped = migration["old_vm_state"] == s.STOPPED
         try:
             self._move_here(instance, {**instance, **new}, power_off=stopped)
@@ -291,9 +297,7 @@ class HostLifecycle:
     def revert_resize(self, migration_id: int) -> None:
         """Destination: drop the new guest, then the source takes the instance back."""
         migration = self._migration(migration_id)
-        instance = self.m._get(migration["instance_uuid"])
-        if instance is None or instance["task_state"] != s.RESIZE_REVERTING:
-            self._abandon(migration)
+        if self._instance_in(migration, s.RESIZE_REVERTING) is None:
             return
         if migration["source_compute"] != migration["dest_compute"]:
             self.m._destroy_guest(migration["instance_uuid"])
@@ -305,12 +309,10 @@ class HostLifecycle:
         """Source: ports back here, the old flavor back, the kept guest powered on, the quota given back."""
         migration = self._migration(migration_id)
         uuid = migration["instance_uuid"]
-        instance = self.m._get(uuid)
-        if instance is None or instance["task_state"] != s.RESIZE_REVERTING:
-            self._abandon(migration)
+        instance = self._instance_in(migration, s.RESIZE_REVERTING)
+        if instance is None:
             return
-        old = {"flavor_id": migration["old_flavor_id"], "vcpus": migration["old_vcpus"],
-               "memory_mb": migration["old_memory_mb"], "root_gb": migration["old_root_gb"]}
+        old = _flavor(migration, "old")
         stopped = migration["old_vm_state"] == s.STOPPED
         same_host = migration["source_compute"] == migration["dest_compute"]
         if same_host or self.m.driver.power_state(uuid) is None:  # its guest was replaced (or lost): spawn again
@@ -341,3 +343,9 @@ class HostLifecycle:
         if power_on:
             self.m.driver.power_on(uuid)
         self.m._lock_root_volume(uuid)
+
+
+def _flavor(migration: dict[str, Any], which: str) -> dict[str, Any]:
+    """The instance columns of a migration's ``old`` or ``new`` flavor."""
+    return {"flavor_id": migration[f"{which}_flavor_id"], "vcpus": migration[f"{which}_vcpus"],
+            "memory_mb": migration[f"{which}_memory_mb"], "root_gb": migration[f"{which}_root_gb"]}
