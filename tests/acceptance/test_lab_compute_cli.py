@@ -3,31 +3,21 @@ shelve / unshelve / resize commands (CMP-30, CMP-12, CMP-16, VOL-03), with real 
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from labtools import OPENSTACK, running_lab
 
-from regionmesh.lab.launcher import Lab, LabOptions
-
-OPENSTACK = shutil.which("openstack", path=str(Path(sys.executable).parent)) or shutil.which("openstack")
+from regionmesh.lab.launcher import Lab
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    opts = LabOptions(state_dir=tmp_path_factory.mktemp("lab"), register_pods=True)
-    opts.port_offset = opts.pick_free_offset()
-    running = Lab(opts, out=io.StringIO())
-    running.start()
-    yield running
-    running.stop()
+    yield from running_lab(tmp_path_factory.mktemp("lab"), register_pods=True)
 
 
 def osc(lab: Lab, *args: str, region: str = "RegionOne", cloud: str = "regionmesh-demo", ok: bool = True) -> Any:

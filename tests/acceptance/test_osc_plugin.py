@@ -8,30 +8,26 @@ entry points, authenticates with OSC's keystoneauth session and finds the Admin 
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import shutil
 import subprocess
-import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from importlib.metadata import entry_points
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from labtools import OPENSTACK, running_lab
 
-from regionmesh.lab.launcher import Lab, LabOptions
+from regionmesh.lab.launcher import Lab
 
 with warnings.catch_warnings():  # osc_lib imports its own deprecated version module
     warnings.simplefilter("ignore", DeprecationWarning)
     from regionmesh.cli.osc.client import api_base, describe_failure, next_marker, server_message
 
-OPENSTACK = shutil.which("openstack", path=str(Path(sys.executable).parent)) or shutil.which("openstack")
 ADMIN = "regionmesh-admin"
 DEMO = "regionmesh-demo"
 CENTRAL = "CentralRegion"
@@ -42,12 +38,7 @@ T = TypeVar("T")
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    opts = LabOptions(state_dir=tmp_path_factory.mktemp("lab"))
-    opts.port_offset = opts.pick_free_offset()
-    running = Lab(opts, out=io.StringIO())
-    running.start()
-    yield running
-    running.stop()
+    yield from running_lab(tmp_path_factory.mktemp("lab"))
 
 
 def run(lab: Lab, *args: str, cloud: str = ADMIN, region: str | None = CENTRAL, env: dict[str, str] | None = None,
