@@ -95,3 +95,55 @@ def test_router_setup_for_a_router_being_deleted_does_nothing(cloud: MultiRegion
     ports = cloud.region("RegionOne", {}).get("/ports", params={
         "device_id": bottom, "device_owner": "network:router_interface"}).json()["ports"]
     assert [p["fixed_ips"][0]["subnet_id"] for p in ports] == [sub1["id"]]
+
+
+def test_delete_waits_for_a_run_under_way_so_the_external_network_can_go_next(
+        cloud: MultiRegion, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tempest's gateway tests: create a router with a gateway, delete it at once, then its external
+    subnet and network. A router_setup run already past its checks is making the north-south router
+    (a gateway port on the external network) when the delete arrives: the delete waits for it, so
+    the north-south router is gone when the delete returns and the external subnet can be deleted."""
+    import threading
+
+    from regionmesh.central import role as central_role
+    from regionmesh.jobs import l3_handlers
+
+    admin = {"X-Project-Id": PROJECT, "X-Roles": "admin,member,reader", "X-User-Id": "admin"}
+    ext = cloud.central.post("/networks", headers=admin, json={"network": {
+        "name": "ext", "router:external": True, "availability_zone_hints": ["RegionTwo"]}}).json()["network"]
+    ext_sub = cloud.central.post("/subnets", headers=admin, json={"subnet": {
+        "network_id": ext["id"], "cidr": "163.3.124.0/24", "ip_version": 4, "enable_dhcp": False}}).json()["subnet"]
+    router = cloud.central.post("/routers", json={"router": {
+        "name": "r", "external_gateway_info": {"network_id": ext["id"]}}}).json()["router"]
+
+    entered, go, delete_waits = threading.Event(), threading.Event(), threading.Event()
+    real_ns, real_sleep = l3_handlers.ensure_ns_router, central_role.time.sleep
+
+    def held_ns_router(jc: Any, top: Any) -> Any:
+        entered.set()
+        assert go.wait(30)
+        return real_ns(jc, top)
+
+    def noticing_sleep(seconds: float) -> None:
+        delete_waits.set()
+        real_sleep(seconds)
+
+    monkeypatch.setattr(l3_handlers, "ensure_ns_router", held_ns_router)
+    monkeypatch.setattr(central_role.time, "sleep", noticing_sleep)
+    run = threading.Thread(target=cloud.worker.run_once)
+    run.start()
+    assert entered.wait(30)
+    outcome: dict[str, int] = {}
+    deleter = threading.Thread(target=lambda: outcome.update(
+        status=cloud.central.delete(f"/routers/{router['id']}").status_code))
+    deleter.start()
+    while not delete_waits.is_set() and deleter.is_alive():  # the delete waits, or (unfixed) returns
+        deleter.join(0.01)
+    go.set()
+    run.join(30)
+    deleter.join(30)
+    assert outcome["status"] == 204
+    assert cloud.region("RegionTwo", {}).get("/routers").json()["routers"] == []
+    gone = cloud.central.delete(f"/subnets/{ext_sub['id']}", headers=admin)
+    assert gone.status_code == 204, gone.text
+    assert cloud.central.delete(f"/networks/{ext['id']}", headers=admin).status_code == 204

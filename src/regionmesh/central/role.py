@@ -16,16 +16,18 @@ engine that later calls back into it.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, and_, or_, select
 
 from regionmesh.central import deleting, pods, routings
 from regionmesh.central.external import ExternalNetworks
 from regionmesh.context import RequestContext
 from regionmesh.db import models as m
+from regionmesh.db.clock import db_time
 from regionmesh.network import callbacks as cb
 from regionmesh.network import exceptions as exc
 from regionmesh.network.core import NetworkCore
@@ -34,6 +36,9 @@ from regionmesh.network.service import ResourceService
 from regionmesh.region.driver import RegionConflict, RegionDirectory
 
 LOG = logging.getLogger(__name__)
+
+# Seconds a router delete waits for that router's job runs already under way.
+ROUTER_JOB_WAIT = 10.0
 
 # API collection -> routing resource type (the anchor's names)
 ROUTING_TYPES = {"networks": "network", "subnets": "subnet", "ports": "port", "security_groups": "security_group",
@@ -192,6 +197,7 @@ class CentralRole(Role):
         with deleting.deleting(self.core.db, original["id"], svc.rdef.member):
             self._precheck(rtype, original)
             if rtype == "router":
+                self._await_running_router_jobs(original["id"])
                 self._delete_bottom_routers(original)
             self._delete_bottom_copies(original["id"], rtype)
             if rtype in ("network", "subnet"):
@@ -199,6 +205,29 @@ class CentralRole(Role):
             delete()
         if rtype == "router":
             self.core.db.transaction(lambda conn: self._rerun_router_jobs(conn, original))
+
+    def _await_running_router_jobs(self, router_id: str, timeout: float = ROUTER_JOB_WAIT) -> None:
+        """Bottom first means after the router's job runs already under way (new runs see the deleting
+        marker and do nothing): otherwise one may still be making a copy — a gateway port on an external
+        network, say — when the delete returns. A run longer than ``timeout`` is not waited for; the
+        re-run the delete asks for removes what it leaves."""
+        j = m.jobs
+        mine = or_(and_(j.c.type == "router_setup", j.c.resource_id.like(f"%#{router_id}#%")),
+                   and_(j.c.type == "configure_route", j.c.resource_id == router_id))
+        deadline, pause = time.monotonic() + timeout, 0.01
+        while True:
+            with self.core.db.read() as conn:
+                running = conn.execute(select(j.c.id).where(mine, j.c.status == "RUNNING",
+                                                            j.c.lease_expires_at > db_time(self.clock()))
+                                       .limit(1)).first()
+            if running is None:
+                return
+            if time.monotonic() >= deadline:
+                LOG.warning("router %s: job %s still running after %.0f s; deleting anyway", router_id,
+                            running.id, timeout)
+                return
+            time.sleep(pause)  # waiting on another process's job, not synchronising a test
+            pause = min(pause * 2, 0.2)
 
     def _rerun_router_jobs(self, conn: Connection, router: dict[str, Any]) -> None:
         """A ``router_setup`` run that was under way when the delete began may still create a copy after

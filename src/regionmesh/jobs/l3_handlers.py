@@ -161,8 +161,8 @@ def ensure_bottom(jc: JobContext, pod: pods.Pod, top_id: str, rtype: str, projec
             return found.bottom_id
         age = (db_time(now) - found.created_at).total_seconds() if found and found.created_at else 0.0
         if found is None or age < CLAIM_EXPIRY:
-            raise TemporaryJobError(f"{rtype} {top_id} in {pod.region_name} is being created by another worker",
-                                    delay=CLAIM_EXPIRY)
+            # the usual backoff (a second or two): the other worker is normally done by then
+            raise TemporaryJobError(f"{rtype} {top_id} in {pod.region_name} is being created by another worker")
         LOG.warning("%s %s in %s: taking over a claim %.0f s old", rtype, top_id, pod.region_name, age)
     existing = driver.find(collection, **lookup)
     bottom = existing[0] if existing else create()
