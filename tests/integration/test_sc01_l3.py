@@ -356,3 +356,39 @@ def test_two_routers_of_one_project_each_get_their_north_south_router(cloud: Mul
     assert cloud.routing_pods(first["id"], "ns_router") == set()
     assert cloud.admin.get("/ports", params={"name": f"bridge_port_{PROJECT}_{b_ns}"}).json()["ports"] == []
     assert cloud.region("RegionTwo", {}).get(f"/routers/{b_ns}").status_code == 404
+
+
+def test_routes_wait_for_a_router_to_join_the_bridge(cloud: MultiRegion) -> None:
+    """configure_route running before a north-south router is on the bridge (its router_setup still
+    attaching it) leaves its routes for later instead of failing; the router_setup that joins it
+    writes configure_route again, and the routes arrive."""
+    net1, sub1 = network(cloud, "net1", "10.0.1.0/24")
+    cloud.boot("RegionOne", net1["id"], "host1")
+    ext = _ext_net(cloud, availability_zone_hints=["RegionTwo"]).json()["network"]
+    cloud.central.post("/subnets", headers=ADMIN, json={"subnet": {
+        "network_id": ext["id"], "cidr": "163.3.124.0/24", "ip_version": 4, "enable_dhcp": False}})
+    router = cloud.central.post("/routers", json={"router": {
+        "name": "r", "external_gateway_info": {"network_id": ext["id"]}}}).json()["router"]
+    cloud.central.put(f"/routers/{router['id']}/add_router_interface", json={"subnet_id": sub1["id"]})
+    outcomes = cloud.worker.run_until_idle()
+    assert outcomes and all(j.status == "SUCCESS" for j in outcomes), [(j.type, j.last_error) for j in outcomes]
+    b_ns = _bottom(cloud, router["id"], "ns_router", "RegionTwo")
+    region_two = cloud.region("RegionTwo", {})
+    routes = region_two.get(f"/routers/{b_ns}").json()["router"]["routes"]
+    assert routes
+    # back to the moment before the NS router joined the bridge
+    region_two.put(f"/routers/{b_ns}", json={"router": {"routes": []}})
+    [bridge_if] = region_two.get("/ports", params={"device_id": b_ns,
+                                                   "device_owner": "network:router_interface"}).json()["ports"]
+    region_two.put(f"/routers/{b_ns}/remove_router_interface", json={"port_id": bridge_if["id"]})
+    with cloud.core.db.begin() as conn:
+        store.enqueue(conn, "configure_route", {"router_id": router["id"]}, PROJECT, now=cloud.clock.now())
+    early = cloud.worker.run_until_idle()
+    assert [(j.type, j.status) for j in early] == [("configure_route", "SUCCESS")]
+    assert region_two.get(f"/routers/{b_ns}").json()["router"]["routes"] == []
+    with cloud.core.db.begin() as conn:
+        store.enqueue(conn, "router_setup", {"pod_id": _pod_id(cloud, "RegionTwo"), "router_id": router["id"],
+                                             "network_id": ext["id"]}, PROJECT, now=cloud.clock.now())
+    outcomes = cloud.worker.run_until_idle()
+    assert outcomes and all(j.status == "SUCCESS" for j in outcomes), [(j.type, j.last_error) for j in outcomes]
+    assert region_two.get(f"/routers/{b_ns}").json()["router"]["routes"] == routes

@@ -571,22 +571,41 @@ def configure_route(jc: JobContext, job: JobRow) -> None:
         # where the default route leads: the north-south router's bridge address (the bridge gateway
         # for one attached before north-south routers had addresses of their own)
         ns_ip = next((ip for _, b_ns in north_south if (ip := _bridge_port_ip(conn, project, b_ns))), None)
+        bridge_copy = {pod.pod_id: _bottom(conn, bridge.id, pod.pod_id, "subnet")
+                       for pod, _ in [*east_west, *north_south]} if bridge is not None else {}
         vms = _vm_ports(conn, router_id)
         mapped = {pod.pod_id: {n for _, _, n in vms if _bottom(conn, n, pod.pod_id, "network")}
                   for pod, _ in east_west}
     if bridge is None:
         return  # a local router: no bridge, no routes between regions
     has_gw = bool(top[0].get("external_gateway_info")) and bool(north_south)
+    wanted: list[tuple[pods.Pod, str, list[dict[str, str]]]] = []
     for pod, b_router in east_west:
         routes = [{"destination": f"{ip}/32", "nexthop": bridge_ip[vm_pod]} for vm_pod, ip, net in sorted(vms)
                   if vm_pod != pod.pod_id and vm_pod in bridge_ip and net not in mapped[pod.pod_id]]
         if has_gw and (ns_ip or bridge.gateway_ip):
             routes.append({"destination": "0.0.0.0/0", "nexthop": ns_ip or bridge.gateway_ip})
-        _put_routes(jc.directory.driver(pod.region_name), b_router, routes)
+        wanted.append((pod, b_router, routes))
     for pod, b_ns in north_south:
-        routes = [{"destination": f"{ip}/32", "nexthop": bridge_ip[vm_pod]} for vm_pod, ip, _ in sorted(vms)
-                  if has_gw and vm_pod in bridge_ip]
-        _put_routes(jc.directory.driver(pod.region_name), b_ns, routes)
+        wanted.append((pod, b_ns, [{"destination": f"{ip}/32", "nexthop": bridge_ip[vm_pod]}
+                                   for vm_pod, ip, _ in sorted(vms) if has_gw and vm_pod in bridge_ip]))
+    for pod, b_router, routes in wanted:
+        driver = jc.directory.driver(pod.region_name)
+        if routes and not _on_bridge(driver, b_router, bridge_copy.get(pod.pod_id)):
+            # its router_setup is still joining it to the bridge, and writes this job again when done
+            LOG.info("router %s in %s is not on the bridge yet: its routes come later", b_router, pod.region_name)
+            continue
+        _put_routes(driver, b_router, routes)
+
+
+def _on_bridge(driver: Any, bottom_router: str, bridge_subnet: str | None) -> bool:
+    """Whether a bottom router reaches the bridge subnet (its gateway, or an interface): only then can the
+    region accept routes through it."""
+    current = driver.get("routers", bottom_router) or {}
+    gateway = {f["subnet_id"] for f in (current.get("external_gateway_info") or {}).get("external_fixed_ips") or []}
+    return bridge_subnet is not None and (bridge_subnet in gateway
+                                          or bridge_subnet in _interfaces(driver, bottom_router))
+
 
 
 L3_HANDLERS = {"router_setup": router_setup, "configure_route": configure_route}
