@@ -18,7 +18,8 @@ from sqlalchemy import select
 from regionmesh.central import pods, routings
 from regionmesh.db import models as m
 from regionmesh.jobs.engine import Handler, JobContext
-from regionmesh.jobs.l3_handlers import L3_HANDLERS
+from regionmesh.jobs.l3_handlers import router_setup
+from regionmesh.jobs.routes import configure_route
 from regionmesh.jobs.shadow_ports import shadow_port_setup
 from regionmesh.jobs.store import JobRow
 from regionmesh.network import ipnet
@@ -193,5 +194,6 @@ HANDLERS: dict[str, Handler] = {
     "subnet_update": subnet_update,
     "port_delete": port_delete,
     "shadow_port_setup": shadow_port_setup,
-    **L3_HANDLERS,
+    "router_setup": router_setup,
+    "configure_route": configure_route,
 }
