@@ -41,6 +41,9 @@ _ALIASES: list[tuple[str, str, str]] = [
     ("ext-gw-mode", "Neutron L3 Configurable external gateway mode", "Configurable SNAT on the gateway."),
     ("extraroute", "Neutron Extra Route", "Extra routes configuration for L3 router."),
     ("extraroute-atomic", "Atomically add/remove extra routes", "add_extraroutes and remove_extraroutes."),
+    ("subnet_allocation", "Subnet Allocation", "Enables allocation of subnets from a subnet pool."),
+    ("default-subnetpools", "Default Subnetpools", "Provides ability to mark and use a subnetpool as the "
+     "default."),
     ("fip-port-details", "Floating IP Port Details Extension", "Adds port_details to floating IPs."),
 ]
 

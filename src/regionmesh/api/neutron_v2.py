@@ -34,12 +34,13 @@ LOG = logging.getLogger(__name__)
 
 # URL path segment -> collection name.
 URL_COLLECTIONS = {
-    "networks": "networks", "subnets": "subnets", "ports": "ports", "security-groups": "security_groups",
+    "networks": "networks", "subnets": "subnets", "subnetpools": "subnetpools", "ports": "ports",
+    "security-groups": "security_groups",
     "security-group-rules": "security_group_rules", "routers": "routers", "floatingips": "floatingips",
 }
 # Not Neutron's: the lab's window on emitted notifications (seed 002's .start/.end events).
 NOTIFICATIONS_PATH = "regionmesh-notifications"
-TAG_COLLECTIONS = {"networks", "subnets", "ports", "security-groups", "routers", "floatingips"}
+TAG_COLLECTIONS = {"networks", "subnets", "subnetpools", "ports", "security-groups", "routers", "floatingips"}
 
 
 class MethodNotAllowed(exc.NeutronException):

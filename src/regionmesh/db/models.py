@@ -90,13 +90,28 @@ subnets = Table(
     Column("enable_dhcp", Boolean, nullable=False),
     Column("ipv6_ra_mode", String(16)),
     Column("ipv6_address_mode", String(16)),
-    Column("subnetpool_id", String(36)),
+    Column("subnetpool_id", String(36), index=True),
     Column("segment_id", String(36)),
     # Ordered lists kept as JSON: they are always read and written whole with the subnet.
     Column("allocation_pools", Text, nullable=False, default="[]"),
     Column("dns_nameservers", Text, nullable=False, default="[]"),
     Column("host_routes", Text, nullable=False, default="[]"),
     Column("service_types", Text, nullable=False, default="[]"),
+)
+
+# Subnet pools (subnet_allocation): prefixes kept as JSON, read and written whole with the pool;
+# allocation serialises on the pool row (locked in the subnet create's transaction).
+subnetpools = Table(
+    "subnetpools", metadata, *_standard(),
+    Column("ip_version", Integer, nullable=False),
+    Column("prefixes", Text, nullable=False, default="[]"),
+    Column("default_prefixlen", Integer, nullable=False),
+    Column("min_prefixlen", Integer, nullable=False),
+    Column("max_prefixlen", Integer, nullable=False),
+    Column("shared", Boolean, nullable=False, default=False),
+    Column("is_default", Boolean, nullable=False, default=False),
+    Column("default_quota", Integer),
+    Column("address_scope_id", String(36)),
 )
 
 ports = Table(

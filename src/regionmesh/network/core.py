@@ -24,6 +24,7 @@ from regionmesh.network.quotas import QuotaEngine
 from regionmesh.network.role import Role
 from regionmesh.network.security_groups import SecurityGroupRuleService, SecurityGroupService
 from regionmesh.network.service import ResourceService
+from regionmesh.network.subnetpools import SubnetPoolService
 from regionmesh.network.subnets import SubnetService
 
 
@@ -52,12 +53,13 @@ class NetworkCore:
         self.az_names: Callable[[], Sequence[str]] = lambda: list(settings.network.default_availability_zones)
         self.networks = NetworkService(self)
         self.subnets = SubnetService(self)
+        self.subnetpools = SubnetPoolService(self)
         self.ports = PortService(self)
         self.security_groups = SecurityGroupService(self)
         self.security_group_rules = SecurityGroupRuleService(self)
         self.services: dict[str, ResourceService] = {
-            s.rdef.collection: s for s in (self.networks, self.subnets, self.ports, self.security_groups,
-                                           self.security_group_rules)
+            s.rdef.collection: s for s in (self.networks, self.subnets, self.subnetpools, self.ports,
+                                           self.security_groups, self.security_group_rules)
         }
         self._load_l3()
 

@@ -172,6 +172,21 @@ def _subnet_rules() -> list[RuleDefault]:
     ]
 
 
+def _subnetpool_rules() -> list[RuleDefault]:
+    ops = _crud_ops("/subnetpools")
+    return [
+        RuleDefault("shared_subnetpools", "field:subnetpools:shared=True", "The subnet pool is shared"),
+        RuleDefault("create_subnetpool", ADMIN_OR_MEMBER, "Create a subnet pool", ops["create"]),
+        *_attr("create_subnetpool", ("shared", "is_default"), ADMIN, ops["create"], "Create a subnet pool with"),
+        RuleDefault("get_subnetpool", _any(ADMIN_OR_READER, "rule:shared_subnetpools"),
+                    "Show or list subnet pools", ops["get"]),
+        RuleDefault("update_subnetpool", ADMIN_OR_MEMBER, "Update a subnet pool", ops["update"]),
+        *_attr("update_subnetpool", ("is_default",), ADMIN, ops["update"], "Update"),
+        RuleDefault("delete_subnetpool", ADMIN_OR_MEMBER, "Delete a subnet pool", ops["delete"]),
+        *_tags("subnetpool", "/subnetpools"),
+    ]
+
+
 def _port_rules() -> list[RuleDefault]:
     ops = _crud_ops("/ports")
     net_owner_or_service = _any(ADMIN_OR_NET_OWNER_MEMBER, SERVICE)
@@ -305,7 +320,7 @@ def _quota_rules() -> list[RuleDefault]:
 
 
 RULE_DEFAULTS: Final[tuple[RuleDefault, ...]] = (
-    *_base_rules(), *_network_rules(), *_subnet_rules(), *_port_rules(), *_security_group_rules(),
+    *_base_rules(), *_network_rules(), *_subnet_rules(), *_subnetpool_rules(), *_port_rules(), *_security_group_rules(),
     *_router_rules(), *_floatingip_rules(), *_quota_rules(),
 )
 DEFAULT_RULES: Final[Mapping[str, str]] = MappingProxyType({r.name: r.check_str for r in RULE_DEFAULTS})

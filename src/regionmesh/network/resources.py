@@ -94,6 +94,9 @@ SUBNET = ResourceDef(
         "shared": Attr(is_visible=False, is_filter=True),
         "subnetpool_id": Attr(allow_post=True, default=None, validate=("type:uuid_or_none", None),
                               is_filter=True, is_sort_key=True),
+        # default-subnetpools: allocate from the default pool of ip_version (never shown).
+        "use_default_subnetpool": Attr(allow_post=True, default=False, convert_to=_bool,
+                                       validate=("type:boolean", None), is_visible=False),
         "gateway_ip": Attr(allow_post=True, allow_put=True, default=ATTR_NOT_SPECIFIED,
                            validate=("type:ip_address_or_none", None), is_filter=True, is_sort_key=True),
         "allocation_pools": Attr(allow_post=True, allow_put=True, default=None,
@@ -116,6 +119,36 @@ SUBNET = ResourceDef(
                            is_filter=True, enforce_policy=True),
         "service_types": Attr(allow_post=True, allow_put=True, default=list,
                               convert_to=v.convert_none_to_empty_list),
+    },
+)
+
+def _prefixlen() -> Attr:
+    return Attr(allow_post=True, allow_put=True, default=ATTR_NOT_SPECIFIED,
+                convert_to=v.convert_to_int, validate=("type:non_negative", None), is_filter=True,
+                is_sort_key=True)
+
+
+SUBNETPOOL = ResourceDef(
+    collection="subnetpools", member="subnetpool",
+    attrs={
+        **_standard(),
+        "name": Attr(allow_post=True, allow_put=True, default=MISSING, validate=("type:not_empty_string", NAME_MAX),
+                     is_filter=True, is_sort_key=True),
+        "prefixes": Attr(allow_post=True, allow_put=True, default=MISSING, convert_to=v.convert_to_list,
+                         validate=("type:subnet_list", None)),
+        "ip_version": Attr(is_filter=True, is_sort_key=True),
+        "default_prefixlen": _prefixlen(),
+        "min_prefixlen": _prefixlen(),
+        "max_prefixlen": _prefixlen(),
+        "default_quota": Attr(allow_post=True, allow_put=True, default=None,
+                              convert_to=v.convert_to_int_if_not_none, is_filter=True, is_sort_key=True),
+        "address_scope_id": Attr(allow_post=True, allow_put=True, default=None,
+                                 validate=("type:uuid_or_none", None), is_filter=True, is_sort_key=True),
+        "shared": Attr(allow_post=True, default=False, convert_to=_bool, validate=("type:boolean", None),
+                       is_filter=True, is_sort_key=True, enforce_policy=True, required_by_policy=True),
+        "is_default": Attr(allow_post=True, allow_put=True, default=False, convert_to=_bool,
+                           validate=("type:boolean", None), is_filter=True, is_sort_key=True,
+                           enforce_policy=True, required_by_policy=True),
     },
 )
 
@@ -257,6 +290,7 @@ FLOATINGIP = ResourceDef(
 )
 
 ALL: dict[str, ResourceDef] = {
-    r.collection: r for r in (NETWORK, SUBNET, PORT, SECURITY_GROUP, SECURITY_GROUP_RULE, ROUTER, FLOATINGIP)
+    r.collection: r
+    for r in (NETWORK, SUBNET, SUBNETPOOL, PORT, SECURITY_GROUP, SECURITY_GROUP_RULE, ROUTER, FLOATINGIP)
 }
 BY_MEMBER: dict[str, ResourceDef] = {r.member: r for r in ALL.values()}

@@ -12,7 +12,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from regionmesh.context import RequestContext
 from regionmesh.db import models as m
 from regionmesh.network import exceptions as exc
-from regionmesh.network import ipnet, resources
+from regionmesh.network import ipnet, resources, subnetpools
 from regionmesh.network.attributes import ATTR_NOT_SPECIFIED
 from regionmesh.network.networks import NetworkNotFound, check_mtu_for_subnet
 from regionmesh.network.service import ResourceService, dumps, loads, to_bool, utcnow
@@ -35,6 +35,10 @@ class SubnetInUse(exc.InUse):
 
 class GatewayIpInUse(exc.InUse):
     message = "Current gateway ip %(ip_address)s already in use by port %(port_id)s. Unable to update."
+
+
+class NetworkSubnetPoolAffinityError(exc.BadRequest):
+    message = "Subnets hosted on the same network must be allocated from the same subnet pool."
 
 
 def _bad(msg: str) -> exc.InvalidInput:
@@ -143,11 +147,46 @@ class SubnetService(ResourceService):
                                or net.router_external):
             raise NetworkNotFound(id=item["network_id"])
 
+    def _prepare_pool(self, conn: Connection, ctx: RequestContext, item: dict[str, Any]) -> bool:
+        """Whether the subnet's CIDR comes from a pool (then allocated in create_one, pool locked)."""
+        pool_id = item.get("subnetpool_id")
+        if item.get("use_default_subnetpool"):
+            if pool_id:
+                raise exc.BadRequest(resource="subnets", msg="subnetpool_id and use_default_subnetpool cannot "
+                                                             "both be specified")
+            pool_id = conn.execute(select(m.subnetpools.c.id).where(
+                m.subnetpools.c.is_default.is_(True), m.subnetpools.c.ip_version == item["ip_version"])).scalar()
+            if pool_id is None:
+                raise exc.BadRequest(resource="subnets",
+                                     msg=f"No default subnetpool found for IPv{item['ip_version']}")
+            item["subnetpool_id"] = pool_id
+        if not pool_id:
+            return False
+        pool = conn.execute(select(m.subnetpools).where(m.subnetpools.c.id == pool_id)).first()
+        if pool is None or not (ctx.is_admin or pool.shared or pool.project_id == ctx.project_id):
+            raise subnetpools.SubnetPoolNotFound(subnetpool_id=pool_id)
+        if pool.ip_version != item["ip_version"]:
+            raise exc.BadRequest(resource="subnets", msg=f"Cannot allocate IPv{item['ip_version']} subnet from "
+                                                         f"IPv{pool.ip_version} subnet pool")
+        if item.get("cidr") is not None and item.get("prefixlen") is not None:
+            raise exc.BadRequest(resource="subnets", msg="cidr and prefixlen must not be supplied together")
+        if item.get("cidr") is not None:
+            item["cidr"] = ipnet.normalise_cidr(item["cidr"])
+            subnetpools.check_prefixlen(pool, ipaddress.ip_network(item["cidr"]).prefixlen)
+        elif item.get("prefixlen") is not None:
+            subnetpools.check_prefixlen(pool, item["prefixlen"])
+        return True
+
     def prepare_create(self, conn: Connection, ctx: RequestContext, item: dict[str, Any]) -> None:
+        if self._prepare_pool(conn, ctx, item):
+            item["__pool__"] = True
+            return
         if item.get("cidr") is None:
-            if item.get("subnetpool_id"):
-                raise exc.BadRequest(resource="subnet", msg="Subnet pools are not supported")
             raise exc.BadRequest(resource="subnet", msg="a subnetpool must be specified in the absence of a cidr")
+        self._prepare_cidr(conn, item)
+
+    def _prepare_cidr(self, conn: Connection, item: dict[str, Any]) -> None:
+        """Everything that follows from the CIDR: gateway, pools, routes, modes, overlap, pool affinity."""
         cidr = ipnet.normalise_cidr(item["cidr"])
         network = ipaddress.ip_network(cidr)
         if network.version != item["ip_version"]:
@@ -169,17 +208,28 @@ class SubnetService(ResourceService):
             item["allocation_pools"] = pools
         self._check_routes_dns(network.version, item)
         self._check_ipv6_modes(item, network)
-        for other in conn.execute(select(m.subnets.c.id, m.subnets.c.cidr).where(
+        for other in conn.execute(select(m.subnets.c.id, m.subnets.c.cidr, m.subnets.c.ip_version,
+                                         m.subnets.c.subnetpool_id).where(
                 m.subnets.c.network_id == item["network_id"])):
             if ipnet.cidrs_overlap(other.cidr, cidr):
                 raise _bad(f"Requested subnet with cidr: {cidr} for network: {item['network_id']} overlaps with "
                            "another subnet")
+            if other.ip_version == network.version and other.subnetpool_id != item.get("subnetpool_id"):
+                raise NetworkSubnetPoolAffinityError()
 
     def create_one(self, conn: Connection, ctx: RequestContext, item: dict[str, Any]) -> str:
         mtu = conn.execute(select(m.networks.c.mtu).where(m.networks.c.id == item["network_id"])).first()
         if mtu is None:
             raise NetworkNotFound(id=item["network_id"])
         check_mtu_for_subnet(item["network_id"], mtu[0], item["ip_version"])
+        if item.get("__pool__"):  # the pool row stays locked until commit: no concurrent overlap
+            # A retried transaction starts again from the request, not from the last attempt's CIDR.
+            asked = item.setdefault("__asked__", {k: item.get(k) for k in ("cidr", "gateway_ip",
+                                                                            "allocation_pools")})
+            item.update(asked)
+            item["cidr"] = subnetpools.allocate(conn, item["subnetpool_id"], item["ip_version"], item.get("cidr"),
+                                                item.get("prefixlen"))
+            self._prepare_cidr(conn, item)
         values = self.standard_values(ctx, item)
         values.update({
             "network_id": item["network_id"],
@@ -190,6 +240,7 @@ class SubnetService(ResourceService):
             "ipv6_ra_mode": item.get("ipv6_ra_mode"),
             "ipv6_address_mode": item.get("ipv6_address_mode"),
             "segment_id": item.get("segment_id"),
+            "subnetpool_id": item.get("subnetpool_id") if item.get("__pool__") else None,
             "allocation_pools": dumps(item["allocation_pools"]),
             "dns_nameservers": dumps(item.get("dns_nameservers") or []),
             "host_routes": dumps(item.get("host_routes") or []),
