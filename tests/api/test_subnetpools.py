@@ -26,12 +26,13 @@ def test_subnetpool_crud_and_defaults(alice: Caller) -> None:
     pool = _pool(alice, prefixes=["10.10.0.5/24", "10.10.1.0/24", "10.20.0.0/16"], description="d", tags=["t"])
     assert pool["prefixes"] == ["10.10.0.0/23", "10.20.0.0/16"]  # normalised and merged, as Neutron does
     assert pool["ip_version"] == 4
-    assert (pool["min_prefixlen"], pool["max_prefixlen"], pool["default_prefixlen"]) == (8, 32, 8)
-    assert pool["shared"] is False and pool["is_default"] is False
+    assert (pool["min_prefixlen"], pool["max_prefixlen"], pool["default_prefixlen"]) == ("8", "32", "8")
+    assert pool["shared"] is False and pool["is_default"] is False  # prefix lengths are strings, as Neutron
     assert pool["default_quota"] is None and pool["address_scope_id"] is None
     assert pool["tenant_id"] == pool["project_id"] and pool["revision_number"] == 1 and pool["tags"] == ["t"]
     v6 = _pool(alice, name="v6", prefixes=["2001:db8::/48"])
-    assert (v6["ip_version"], v6["min_prefixlen"], v6["max_prefixlen"], v6["default_prefixlen"]) == (6, 64, 128, 64)
+    assert (v6["ip_version"], v6["min_prefixlen"], v6["max_prefixlen"], v6["default_prefixlen"]) == \
+        (6, "64", "128", "64")
     assert alice.get(f"subnetpools/{pool['id']}").json()["subnetpool"] == pool
     names = [p["name"] for p in alice.get("subnetpools?ip_version=6").json()["subnetpools"]]
     assert names == ["v6"]
@@ -43,7 +44,7 @@ def test_subnetpool_crud_and_defaults(alice: Caller) -> None:
     assert resp.status_code == 200, resp.text
     updated = resp.json()["subnetpool"]
     assert updated["prefixes"] == ["10.10.0.0/16", "10.20.0.0/16", "10.30.0.0/16"]
-    assert (updated["min_prefixlen"], updated["default_prefixlen"], updated["max_prefixlen"]) == (20, 24, 28)
+    assert (updated["min_prefixlen"], updated["default_prefixlen"], updated["max_prefixlen"]) == ("20", "24", "28")
     assert updated["revision_number"] == 2 and updated["name"] == "renamed"
     assert alice.delete(f"subnetpools/{pool['id']}").status_code == 204
     assert alice.get(f"subnetpools/{pool['id']}").status_code == 404

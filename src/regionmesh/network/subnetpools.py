@@ -155,9 +155,10 @@ class SubnetPoolService(ResourceService):
             item.update({
                 "ip_version": r.ip_version,
                 "prefixes": loads(r.prefixes, []),
-                "default_prefixlen": r.default_prefixlen,
-                "min_prefixlen": r.min_prefixlen,
-                "max_prefixlen": r.max_prefixlen,
+                # Strings, as Neutron shows them (clients and Tempest compare with the strings they sent).
+                "default_prefixlen": str(r.default_prefixlen),
+                "min_prefixlen": str(r.min_prefixlen),
+                "max_prefixlen": str(r.max_prefixlen),
                 "shared": r.shared,
                 "is_default": r.is_default,
                 "default_quota": r.default_quota,
@@ -217,7 +218,7 @@ class SubnetPoolService(ResourceService):
                     raise IllegalSubnetPoolPrefixUpdate(msg="Existing prefixes must be a subset of the new "
                                                             "prefixes")
             values["prefixes"] = dumps(prefixes)
-        bounds = {n: changes[n] if _given(changes.get(n)) else original[n]
+        bounds = {n: changes[n] if _given(changes.get(n)) else int(original[n])
                   for n in ("min_prefixlen", "max_prefixlen", "default_prefixlen")}
         if any(n in changes for n in bounds):
             check_bounds(version, bounds["min_prefixlen"], bounds["max_prefixlen"], bounds["default_prefixlen"])
