@@ -47,3 +47,27 @@ def test_concurrent_explicit_address_has_one_winner(neutron: RunningNeutron) -> 
         assert {r.json()["NeutronError"]["type"] for r in results if r.status_code == 409} == \
             {"IpAddressAlreadyAllocated"}
         assert len(client.get("/ports").json()["ports"]) == 1
+
+
+def test_concurrent_subnets_from_one_pool_never_overlap(neutron: RunningNeutron) -> None:
+    """Subnet pools: 20 concurrent allocations of a /24 from a /20 (16 blocks) → 16 distinct blocks and
+    4 SubnetAllocationError (409); nothing half-made."""
+    headers = {"X-Project-Id": PROJECT_A, "X-Roles": "member,reader"}
+    with httpx.Client(base_url=neutron.url + "/v2.0", headers=headers, timeout=60) as client:
+        pool_id = client.post("/subnetpools", json={"subnetpool": {
+            "name": "race", "prefixes": ["10.40.0.0/20"], "default_prefixlen": 24}}).json()["subnetpool"]["id"]
+        nets = [client.post("/networks", json={"network": {"name": f"n{i}"}}).json()["network"]["id"]
+                for i in range(20)]
+
+        def create(net_id: str) -> httpx.Response:
+            with httpx.Client(base_url=neutron.url + "/v2.0", headers=headers, timeout=60) as c:
+                return c.post("/subnets", json={"subnet": {"network_id": net_id, "ip_version": 4,
+                                                           "subnetpool_id": pool_id}})
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = list(pool.map(create, nets))
+        made = [r.json()["subnet"]["cidr"] for r in results if r.status_code == 201]
+        refused = [r for r in results if r.status_code != 201]
+        assert len(made) == 16 and len(set(made)) == 16, [r.text for r in refused]
+        assert {(r.status_code, r.json()["NeutronError"]["type"]) for r in refused} == {(409, "SubnetAllocationError")}
+        assert sorted(s["cidr"] for s in client.get("/subnets").json()["subnets"]) == sorted(made)
