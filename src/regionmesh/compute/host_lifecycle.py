@@ -256,19 +256,7 @@ class HostLifecycle:
                       fault=s.fault_json(message, self.rt.clock.now()))
             self._abandon(migration)
             return
-        now = self.rt.clock.now()
-
-        def apply(conn: Any) -> bool:
-            if not s.update_instance(conn, uuid, now, expect={"task_state": s.RESIZE_FINISH}, task_state=None,
-                                     vm_state=s.RESIZED, host=self.host, **new,
-                                     power_state=s.POWER_SHUTDOWN if stopped else s.POWER_RUNNING):
-                return False
-            quota.commit(conn, migration["reservation_id"])
-            s.update_migration(conn, migration_id, now, status="finished", reservation_id=None)
-            return True
-
-        if not self.rt.db.transaction(apply):
-            self._abandon(migration)
+        self._settle(migration, s.RESIZE_FINISH, s.RESIZED, new, stopped, "finished")
 
     def _move_here(self, instance: dict[str, Any], spawned: dict[str, Any], power_off: bool) -> None:
         """Ports bound to this host, the guest spawned here (powered off again if it was stopped)."""
@@ -319,15 +307,21 @@ class HostLifecycle:
             self._move_here(instance, {**instance, **old}, power_off=stopped)
         else:
             self._move_here_kept(instance, power_on=not stopped)
-        now = self.rt.clock.now()
+        self._settle(migration, s.RESIZE_REVERTING, s.STOPPED if stopped else s.ACTIVE, old, stopped, "reverted")
+
+    def _settle(self, migration: dict[str, Any], task_state: str, vm_state: str, flavor: dict[str, Any],
+                stopped: bool, status: str) -> None:
+        """One transaction: the instance is here with ``flavor`` (if still in ``task_state``), the migration's
+        quota reservation is committed and the migration closed; otherwise the migration is abandoned."""
+        now, uuid = self.rt.clock.now(), migration["instance_uuid"]
 
         def apply(conn: Any) -> bool:
-            if not s.update_instance(conn, uuid, now, expect={"task_state": s.RESIZE_REVERTING}, task_state=None,
-                                     vm_state=s.STOPPED if stopped else s.ACTIVE, host=self.host, **old,
+            if not s.update_instance(conn, uuid, now, expect={"task_state": task_state}, task_state=None,
+                                     vm_state=vm_state, host=self.host, **flavor,
                                      power_state=s.POWER_SHUTDOWN if stopped else s.POWER_RUNNING):
                 return False
             quota.commit(conn, migration["reservation_id"])
-            s.update_migration(conn, migration_id, now, status="reverted", reservation_id=None)
+            s.update_migration(conn, migration["id"], now, status=status, reservation_id=None)
             return True
 
         if not self.rt.db.transaction(apply):
